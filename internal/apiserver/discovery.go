@@ -1,0 +1,123 @@
+package apiserver
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kedge-dev/kedge/internal/registry"
+	"github.com/kedge-dev/kedge/internal/version"
+)
+
+// serveNonResource serves discovery, version and health paths. It reports
+// whether it handled the request.
+func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request) bool {
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case p == "/version":
+		writeValue(w, http.StatusOK, version.Info())
+	case p == "/healthz" || p == "/livez" || p == "/readyz" || strings.HasPrefix(p, "/healthz/") ||
+		strings.HasPrefix(p, "/livez/") || strings.HasPrefix(p, "/readyz/"):
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Write([]byte("ok"))
+	case p == "/api":
+		writeValue(w, http.StatusOK, metav1.APIVersions{
+			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
+			Versions: []string{"v1"},
+			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{
+				{ClientCIDR: "0.0.0.0/0", ServerAddress: s.cfg.advertise()},
+			},
+		})
+	case p == "/apis":
+		writeValue(w, http.StatusOK, metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}, Groups: s.groups()})
+	case p == "/api/v1":
+		writeValue(w, http.StatusOK, s.resourceList(schema.GroupVersion{Version: "v1"}))
+	case strings.HasPrefix(p, "/apis/") && strings.Count(p, "/") == 2:
+		name := strings.TrimPrefix(p, "/apis/")
+		for _, g := range s.groups() {
+			if g.Name == name {
+				g.TypeMeta = metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}
+				writeValue(w, http.StatusOK, g)
+				return true
+			}
+		}
+		return false
+	case strings.HasPrefix(p, "/apis/") && strings.Count(p, "/") == 3:
+		parts := strings.Split(strings.TrimPrefix(p, "/apis/"), "/")
+		gv := schema.GroupVersion{Group: parts[0], Version: parts[1]}
+		l := s.resourceList(gv)
+		if len(l.APIResources) == 0 {
+			return false
+		}
+		writeValue(w, http.StatusOK, l)
+	case p == "/openapi/v2" || strings.HasPrefix(p, "/openapi/v3"):
+		s.serveOpenAPI(w, r)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) groups() []metav1.APIGroup {
+	var out []metav1.APIGroup
+	index := map[string]int{}
+	for _, gv := range s.reg.GroupVersions() {
+		if gv.Group == "" {
+			continue
+		}
+		v := metav1.GroupVersionForDiscovery{GroupVersion: gv.String(), Version: gv.Version}
+		i, ok := index[gv.Group]
+		if !ok {
+			index[gv.Group] = len(out)
+			out = append(out, metav1.APIGroup{Name: gv.Group, PreferredVersion: v})
+			i = len(out) - 1
+		}
+		out[i].Versions = append(out[i].Versions, v)
+	}
+	return out
+}
+
+func (s *Server) resourceList(gv schema.GroupVersion) metav1.APIResourceList {
+	l := metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
+	for _, res := range s.reg.Resources() {
+		if res.GVK.GroupVersion() != gv {
+			continue
+		}
+		l.APIResources = append(l.APIResources, metav1.APIResource{
+			Name: res.Name, SingularName: res.Singular, Namespaced: res.Namespaced, Kind: res.GVK.Kind,
+			Verbs: sortedVerbs(res.Verbs), ShortNames: res.ShortNames, Categories: res.Categories,
+		})
+		for _, sub := range subresources(res) {
+			l.APIResources = append(l.APIResources, sub)
+		}
+	}
+	return l
+}
+
+func subresources(res *registry.Resource) []metav1.APIResource {
+	var out []metav1.APIResource
+	if res.Status {
+		out = append(out, metav1.APIResource{Name: res.Name + "/status", Namespaced: res.Namespaced, Kind: res.GVK.Kind, Verbs: []string{"get", "patch", "update"}})
+	}
+	if res.Scale != nil {
+		out = append(out, metav1.APIResource{Name: res.Name + "/scale", Namespaced: res.Namespaced, Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: []string{"get", "patch", "update"}})
+	}
+	switch res.GVK.Kind {
+	case "Pod":
+		out = append(out, metav1.APIResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: []string{"create"}})
+	case "Namespace":
+		out = append(out, metav1.APIResource{Name: "namespaces/finalize", Kind: "Namespace", Verbs: []string{"update"}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func sortedVerbs(v []string) []string {
+	out := append([]string(nil), v...)
+	sort.Strings(out)
+	return out
+}

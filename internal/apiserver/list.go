@@ -1,0 +1,197 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kedge-dev/kedge/internal/registry"
+	"github.com/kedge-dev/kedge/internal/storage"
+)
+
+// selection is a label and field selector pair.
+type selection struct {
+	labels labels.Selector
+	fields fields.Selector
+}
+
+func (sel selection) empty() bool { return sel.labels.Empty() && sel.fields.Empty() }
+
+// parseSelection reads labelSelector and fieldSelector; a field a resource
+// cannot select on is a 400 as upstream.
+func parseSelection(res *registry.Resource, q url.Values) (selection, error) {
+	ls, err := labels.Parse(q.Get("labelSelector"))
+	if err != nil {
+		return selection{}, apierrors.NewBadRequest(err.Error())
+	}
+	fs, err := fields.ParseSelector(q.Get("fieldSelector"))
+	if err != nil {
+		return selection{}, apierrors.NewBadRequest(err.Error())
+	}
+	supported := map[string]bool{"metadata.name": true, "metadata.namespace": true}
+	if res.Fields != nil {
+		for k := range res.Fields(res.New()) {
+			supported[k] = true
+		}
+	}
+	for _, req := range fs.Requirements() {
+		if !supported[req.Field] {
+			return selection{}, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+		}
+	}
+	return selection{labels: ls, fields: fs}, nil
+}
+
+func (sel selection) matches(res *registry.Resource, obj runtime.Object) bool {
+	if sel.empty() {
+		return true
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	if !sel.labels.Matches(labels.Set(m.GetLabels())) {
+		return false
+	}
+	if sel.fields.Empty() {
+		return true
+	}
+	set := fields.Set{"metadata.name": m.GetName(), "metadata.namespace": m.GetNamespace()}
+	if res.Fields != nil {
+		for k, v := range res.Fields(obj) {
+			set[k] = v
+		}
+	}
+	return sel.fields.Matches(set)
+}
+
+// continueToken is the opaque token of the next page, shaped like upstream's.
+type continueToken struct {
+	APIVersion string `json:"v"`
+	RV         int64  `json:"rv"`
+	Start      string `json:"start"`
+}
+
+func encodeContinue(rev int64, start string) string {
+	b, _ := json.Marshal(continueToken{APIVersion: "meta.k8s.io/v1", RV: rev, Start: start})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeContinue(s string) (continueToken, error) {
+	var t continueToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &t)
+	}
+	if err != nil || t.APIVersion != "meta.k8s.io/v1" || t.RV <= 0 || strings.Contains(t.Start, "..") {
+		return t, apierrors.NewBadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+	}
+	return t, nil
+}
+
+// listResult is a page of matching objects.
+type listResult struct {
+	items     []runtime.Object
+	rev       int64
+	cont      string
+	remaining *int64
+}
+
+// list reads the objects of res in ns that match the request's selectors,
+// honouring limit/continue and resourceVersion/resourceVersionMatch.
+func (s *Server) list(ctx context.Context, res *registry.Resource, ns string, q url.Values) (listResult, error) {
+	sel, err := parseSelection(res, q)
+	if err != nil {
+		return listResult{}, err
+	}
+	var limit int64
+	if v := q.Get("limit"); v != "" {
+		limit, _ = strconv.ParseInt(v, 10, 64)
+		if limit < 0 {
+			limit = 0
+		}
+	}
+	pfx := prefix(res, ns)
+	var rev int64
+	start := ""
+	if c := q.Get("continue"); c != "" {
+		t, err := decodeContinue(c)
+		if err != nil {
+			return listResult{}, err
+		}
+		rev, start = t.RV, pfx+t.Start
+	} else if rv := q.Get("resourceVersion"); rv != "" && rv != "0" && q.Get("resourceVersionMatch") == string(metav1.ResourceVersionMatchExact) {
+		n, err := strconv.ParseInt(rv, 10, 64)
+		if err != nil {
+			return listResult{}, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %s", rv))
+		}
+		rev = n
+	}
+	// Single-object name selection reads one key instead of the range.
+	if name, ok := sel.fields.RequiresExactMatch("metadata.name"); ok && (ns != "" || !res.Namespaced) && start == "" {
+		obj, kv, err := s.get(ctx, res, ns, name)
+		out := listResult{}
+		if err == nil {
+			if sel.matches(res, obj) {
+				out.items = append(out.items, obj)
+			}
+			_ = kv
+		} else if !apierrors.IsNotFound(err) {
+			return listResult{}, err
+		}
+		out.rev, err = s.store.CurrentRev(ctx)
+		return out, err
+	}
+	var out listResult
+	page := limit
+	if page > 0 && !sel.empty() && page < 500 {
+		page = 500
+	}
+	for {
+		lr, err := s.store.List(ctx, pfx, rev, page, start)
+		if errors.Is(err, storage.ErrCompacted) {
+			return listResult{}, apierrors.NewResourceExpired(fmt.Sprintf("The resourceVersion for the provided list is too old."))
+		}
+		if err != nil {
+			return listResult{}, err
+		}
+		rev = lr.Rev
+		out.rev = lr.Rev
+		for i, kv := range lr.Items {
+			obj, err := s.codec.fromStore(res, kv)
+			if err != nil {
+				return listResult{}, err
+			}
+			if !sel.matches(res, obj) {
+				continue
+			}
+			out.items = append(out.items, obj)
+			if limit > 0 && int64(len(out.items)) == limit {
+				if i < len(lr.Items)-1 || lr.More {
+					out.cont = encodeContinue(rev, strings.TrimPrefix(kv.Key, pfx)+"\x00")
+					if sel.empty() {
+						n := lr.Count + int64(len(lr.Items)-1-i)
+						out.remaining = &n
+					}
+				}
+				return out, nil
+			}
+		}
+		if !lr.More || len(lr.Items) == 0 {
+			return out, nil
+		}
+		start = lr.Items[len(lr.Items)-1].Key + "\x00"
+	}
+}

@@ -1,0 +1,156 @@
+// Package apiserver is kedge's kube-apiserver: the only door to etcd. It is
+// a tree of http.Handlers over one generic request path:
+//
+//	request → authenticate → parse path → registry.Resource (the strategy)
+//	        → decode → prepare/default → validate → storage (etcd) → encode
+//
+// list, watch, patch, subresources (status, scale, binding, finalize),
+// discovery and Table printing are generic; what differs per kind lives in
+// internal/registry. The server keeps no state of its own beyond etcd.
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kedge-dev/kedge/internal/registry"
+	"github.com/kedge-dev/kedge/internal/storage"
+)
+
+// Config of an API server.
+type Config struct {
+	Store    *storage.Store
+	Registry *registry.Registry
+
+	BindAddress      string // default 0.0.0.0
+	Port             int    // default 6443
+	AdvertiseAddress string // the address Endpoints of "kubernetes" point at
+	ServiceCIDR      string
+	// TLS serving certificate and the CA that client certificates must chain to.
+	CertFile, KeyFile string
+	ClientCA          *x509.CertPool
+}
+
+func (c Config) advertise() string {
+	return net.JoinHostPort(c.AdvertiseAddress, strconv.Itoa(c.Port))
+}
+
+// Server is a running API server.
+type Server struct {
+	cfg   Config
+	store *storage.Store
+	reg   *registry.Registry
+	codec *codec
+}
+
+// New builds an API server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Port == 0 {
+		cfg.Port = 6443
+	}
+	if cfg.BindAddress == "" {
+		cfg.BindAddress = "0.0.0.0"
+	}
+	if cfg.Store == nil || cfg.Registry == nil {
+		return nil, errors.New("apiserver: store and registry are required")
+	}
+	return &Server{cfg: cfg, store: cfg.Store, reg: cfg.Registry, codec: newCodec()}, nil
+}
+
+// Handler is the full handler chain: authentication, then the API.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.authenticated(r) && !public(r.URL.Path) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		s.ServeHTTP(w, r)
+	})
+}
+
+// public paths answer without credentials, as upstream's
+// system:public-info-viewer allows.
+func public(p string) bool {
+	switch strings.TrimSuffix(p, "/") {
+	case "/healthz", "/livez", "/readyz", "/version":
+		return true
+	}
+	return false
+}
+
+// authenticated accepts a client certificate signed by the cluster CA (the
+// TLS layer verified it).
+func (s *Server) authenticated(r *http.Request) bool {
+	return r.TLS != nil && len(r.TLS.VerifiedChains) > 0
+}
+
+// ServeHTTP serves an authenticated request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			slog.Error("panic serving request", "path", r.URL.Path, "panic", v)
+			writeError(w, fmt.Errorf("internal error: %v", v))
+		}
+	}()
+	if ri, ok := parseResourcePath(r); ok {
+		s.serveResource(w, r, ri)
+		return
+	}
+	if s.serveNonResource(w, r) {
+		return
+	}
+	writeError(w, statusError(http.StatusNotFound, "NotFound", "the server could not find the requested resource"))
+}
+
+// Run bootstraps the cluster's built-in objects and serves HTTPS until ctx
+// ends.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindAddress, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("apiserver listen: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("apiserver serving certificate: %w", err)
+	}
+	srv := &http.Server{
+		Handler: s.Handler(),
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    s.cfg.ClientCA,
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go s.maintain(ctx)
+	slog.Info("API server serving", "address", ln.Addr().String())
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		srv.Close()
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
