@@ -122,13 +122,12 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		if res.Default != nil {
 			res.Default(obj)
 		}
-		if errs := registry.ValidateMeta(res, m); len(errs) > 0 {
-			return nil, invalid(res, m.GetName(), errs)
-		}
+		errs := registry.ValidateMeta(res, m)
 		if res.Validate != nil {
-			if errs := res.Validate(obj); len(errs) > 0 {
-				return nil, invalid(res, m.GetName(), errs)
-			}
+			errs = append(errs, res.Validate(obj)...)
+		}
+		if len(errs) > 0 {
+			return nil, invalid(res, m.GetName(), errs)
 		}
 		var claims map[string]string
 		if res.BeforeCreate != nil {

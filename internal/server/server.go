@@ -87,10 +87,14 @@ func New(cfg Config) (*Server, error) {
 	return &Server{cfg: cfg, Ready: make(chan struct{})}, nil
 }
 
+// Config is the effective configuration (with defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
 // Paths of the files the server writes.
 func (s *Server) tlsDir() string          { return filepath.Join(s.cfg.DataDir, "server", "tls") }
 func (s *Server) AdminKubeconfig() string { return filepath.Join(s.cfg.DataDir, "admin.kubeconfig") }
-func (s *Server) kubeconfig(name string) string {
+// ComponentKubeconfig is the kubeconfig of a control-plane component.
+func (s *Server) ComponentKubeconfig(name string) string {
 	return filepath.Join(s.cfg.DataDir, "server", "cred", name+".kubeconfig")
 }
 func (s *Server) URL() string {
@@ -128,8 +132,8 @@ func (s *Server) Credentials(nodeName string) error {
 		path     string
 	}{
 		{"client-admin", "system:admin", []string{"system:masters"}, s.AdminKubeconfig()},
-		{"client-scheduler", "system:kube-scheduler", nil, s.kubeconfig("scheduler")},
-		{"client-controller", "system:kube-controller-manager", nil, s.kubeconfig("controller")},
+		{"client-scheduler", "system:kube-scheduler", nil, s.ComponentKubeconfig("scheduler")},
+		{"client-controller", "system:kube-controller-manager", nil, s.ComponentKubeconfig("controller")},
 	}
 	if nodeName != "" {
 		clients = append(clients, struct {
