@@ -76,6 +76,8 @@ func TestSeedFlow(t *testing.T) {
 		}
 	}
 
+	t.Logf("MEASURE RSS of the kedge process with 3 pods running: %d MiB", rss(c.cmd.Process.Pid)/1024)
+
 	// A killed container is restarted by the kubelet.
 	victim := pods[0]
 	c.killContainer(victim)
@@ -123,8 +125,6 @@ func TestSeedFlow(t *testing.T) {
 	}
 
 	// Restart kedge on the same data dir: objects, pods and the Service survive.
-	rssKB := rss(c.cmd.Process.Pid)
-	t.Logf("MEASURE RSS of kedge with the cluster's pods running: %d MiB", rssKB/1024)
 	c.stop()
 	c.start()
 	c.waitFor("node Ready after restart", 120*time.Second, func() (bool, error) {
@@ -203,7 +203,8 @@ func (c *cluster) waitEndpoints(svc string, n int) {
 func (c *cluster) curlAll(ip, prefix string, want int) map[string]bool {
 	c.t.Helper()
 	seen := map[string]bool{}
-	client := &http.Client{Timeout: 2 * time.Second}
+	// A new connection per request, so that the proxy picks a backend each time.
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(60 * time.Second)
 	var last string
 	for time.Now().Before(deadline) && len(seen) < want {
