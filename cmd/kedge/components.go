@@ -78,8 +78,8 @@ func (c *agentConfig) resolve() error {
 	return nil
 }
 
-// agentComponents returns the kubelet and the proxy of a node.
-func agentComponents(c *agentConfig, extraLabels map[string]string) ([]func(context.Context) error, error) {
+// newKubelet builds the node's kubelet; extraLabels add to --node-labels.
+func newKubelet(c *agentConfig, extraLabels map[string]string) (*kubelet.Kubelet, error) {
 	rc, err := server.RestConfig(c.kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("node kubeconfig: %w", err)
@@ -91,15 +91,29 @@ func agentComponents(c *agentConfig, extraLabels map[string]string) ([]func(cont
 	for k, v := range extraLabels {
 		labels[k] = v
 	}
-	kl, err := kubelet.New(kubelet.Config{
+	return kubelet.New(kubelet.Config{
 		NodeName: c.nodeName, NodeIP: c.nodeIP, DataDir: filepath.Join(c.dataDir, "agent"),
 		RunDir: cluster.RunDir(c.dataDir), RuntimeEndpoint: c.runtimeEndpoint, RestConfig: rc,
 		ClusterCIDR: c.clusterCIDR, ServiceCIDR: c.serviceCIDR, NodeLabels: labels,
 	})
+}
+
+// newProxy builds the node's service proxy.
+func newProxy(c *agentConfig, mode string) (*proxy.Proxy, error) {
+	rc, err := server.RestConfig(c.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("node kubeconfig: %w", err)
+	}
+	return proxy.New(proxy.Config{RestConfig: rc, NodeName: c.nodeName, NodeIP: c.nodeIP, ClusterCIDR: c.clusterCIDR, Mode: mode})
+}
+
+// agentComponents returns the kubelet and the proxy of a node.
+func agentComponents(c *agentConfig, extraLabels map[string]string) ([]func(context.Context) error, error) {
+	kl, err := newKubelet(c, extraLabels)
 	if err != nil {
 		return nil, err
 	}
-	px, err := proxy.New(proxy.Config{RestConfig: rc, NodeName: c.nodeName, NodeIP: c.nodeIP, ClusterCIDR: c.clusterCIDR, Mode: "iptables"})
+	px, err := newProxy(c, "iptables")
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/kedge-dev/kedge/internal/controller/endpoints"
 	"github.com/kedge-dev/kedge/internal/controller/endpointslice"
 	"github.com/kedge-dev/kedge/internal/controller/garbagecollector"
+	"github.com/kedge-dev/kedge/internal/controller/namespace"
 	"github.com/kedge-dev/kedge/internal/controller/nodeipam"
 	"github.com/kedge-dev/kedge/internal/controller/nodelifecycle"
 	"github.com/kedge-dev/kedge/internal/controller/replicaset"
@@ -144,6 +145,10 @@ func newManager(cfg Config, client kubernetes.Interface, meta metadata.Interface
 	}
 	sac, err := serviceaccount.New(serviceaccount.Options{Client: client, Informers: f, Workers: 1})
 	if err := add(serviceaccount.Name, sac, err); err != nil {
+		return nil, err
+	}
+	nsc, err := namespace.New(namespace.Options{Client: client, Metadata: meta, Discovery: disc, Informers: f, Workers: w})
+	if err := add(namespace.Name, nsc, err); err != nil {
 		return nil, err
 	}
 	gc := garbagecollector.New(garbagecollector.Options{Metadata: meta, Discovery: disc, Workers: 2 * w})
