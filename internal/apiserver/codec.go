@@ -127,13 +127,21 @@ func (c *codec) encodeAny(obj runtime.Object, gvk schema.GroupVersionKind) ([]by
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// fromStore decodes a stored object and stamps its resourceVersion.
+// fromStore decodes a stored object (converting it to the served version
+// when the resource shares another's storage) and stamps its resourceVersion.
 func (c *codec) fromStore(res *registry.Resource, kv storage.KV) (runtime.Object, error) {
-	obj := res.New()
-	gvk := res.GVK
-	into, _, err := c.lenient.Decode(kv.Value, &gvk, obj)
+	newObj, gvk := res.New, res.GVK
+	if res.Storage != nil {
+		newObj, gvk = res.Storage.New, res.Storage.GVK
+	}
+	into, _, err := c.lenient.Decode(kv.Value, &gvk, newObj())
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
+	}
+	if res.Storage != nil {
+		if into, err = res.Storage.FromStorage(into); err != nil {
+			return nil, fmt.Errorf("convert %s: %w", kv.Key, err)
+		}
 	}
 	m, err := meta.Accessor(into)
 	if err != nil {
@@ -144,8 +152,8 @@ func (c *codec) fromStore(res *registry.Resource, kv storage.KV) (runtime.Object
 	return into, nil
 }
 
-// forStore encodes an object for etcd: without its resourceVersion, which
-// etcd's revision stands for.
+// forStore encodes an object for etcd, in the stored version and without
+// its resourceVersion, which etcd's revision stands for.
 func (c *codec) forStore(res *registry.Resource, obj runtime.Object) ([]byte, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
@@ -153,9 +161,18 @@ func (c *codec) forStore(res *registry.Resource, obj runtime.Object) ([]byte, er
 	}
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
-	b, err := c.encode(res, obj)
-	m.SetResourceVersion(rv)
-	return b, err
+	defer m.SetResourceVersion(rv)
+	if res.Storage == nil {
+		return c.encode(res, obj)
+	}
+	stored, err := res.Storage.ToStorage(obj.DeepCopyObject())
+	if err != nil {
+		return nil, err
+	}
+	if sm, err := meta.Accessor(stored); err == nil {
+		sm.SetResourceVersion("")
+	}
+	return c.encodeAny(stored, res.Storage.GVK)
 }
 
 func setRV(obj runtime.Object, rev int64) {

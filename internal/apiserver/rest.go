@@ -26,17 +26,17 @@ import (
 // key is the etcd key of an object.
 func key(res *registry.Resource, namespace, name string) string {
 	if res.Namespaced {
-		return "/registry/" + res.Name + "/" + namespace + "/" + name
+		return "/registry/" + res.KeyResource() + "/" + namespace + "/" + name
 	}
-	return "/registry/" + res.Name + "/" + name
+	return "/registry/" + res.KeyResource() + "/" + name
 }
 
 // prefix is the etcd key prefix of a resource in a namespace ("" = all).
 func prefix(res *registry.Resource, namespace string) string {
 	if res.Namespaced && namespace != "" {
-		return "/registry/" + res.Name + "/" + namespace + "/"
+		return "/registry/" + res.KeyResource() + "/" + namespace + "/"
 	}
-	return "/registry/" + res.Name + "/"
+	return "/registry/" + res.KeyResource() + "/"
 }
 
 func (s *Server) qualified(res *registry.Resource) string {

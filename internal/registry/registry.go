@@ -71,6 +71,11 @@ type Resource struct {
 	// metadata.namespace.
 	Fields func(obj runtime.Object) fields.Set
 
+	// Storage, when set, says that this resource shares its etcd keys and
+	// stored form with another (an older version of the same kind, or core
+	// Events for events.k8s.io): objects are converted on the way in and out.
+	Storage *StorageAccess
+
 	// Columns and Row print the kind as a Table. Columns with Priority 1
 	// show only with -o wide.
 	Columns []metav1.TableColumnDefinition
@@ -81,6 +86,23 @@ type Resource struct {
 type ScaleAccess struct {
 	Replicas    func(obj runtime.Object) (spec, status int32, selector string)
 	SetReplicas func(obj runtime.Object, replicas int32)
+}
+
+// StorageAccess converts between a served version and the stored one.
+type StorageAccess struct {
+	Resource    string                  // resource name of the etcd keys, e.g. "horizontalpodautoscalers"
+	GVK         schema.GroupVersionKind // of the stored form
+	New         func() runtime.Object   // an empty object of the stored form
+	ToStorage   func(obj runtime.Object) (runtime.Object, error)
+	FromStorage func(stored runtime.Object) (runtime.Object, error)
+}
+
+// KeyResource is the resource name of the etcd keys that hold the objects.
+func (r *Resource) KeyResource() string {
+	if r.Storage != nil {
+		return r.Storage.Resource
+	}
+	return r.Name
 }
 
 // GroupVersionResource of the resource.

@@ -19,9 +19,12 @@ type Config struct {
 	Taken func(ctx context.Context, key string) (bool, error)
 }
 
-// New returns the registry of every built-in resource, in discovery order.
+// New returns the registry of every built-in resource, in discovery order:
+// the legacy core group first, then the named groups.
 func New(cfg Config) *registry.Registry {
-	return registry.New(
+	var all []*registry.Resource
+	// core/v1
+	all = append(all,
 		core.Pods(),
 		core.Namespaces(),
 		core.Nodes(),
@@ -31,9 +34,14 @@ func New(cfg Config) *registry.Registry {
 		core.Secrets(),
 		core.ServiceAccounts(),
 		core.Events(),
-		apps.Deployments(),
-		apps.ReplicaSets(),
-		coordination.Leases(),
-		discovery.EndpointSlices(),
 	)
+	// more core/v1 kinds
+	// apps/v1
+	all = append(all, apps.Deployments(), apps.ReplicaSets())
+	// more apps/v1 kinds
+	// batch, autoscaling, policy
+	// networking.k8s.io, storage.k8s.io, rbac.authorization.k8s.io, scheduling.k8s.io, events.k8s.io
+	all = append(all, coordination.Leases())
+	all = append(all, discovery.EndpointSlices())
+	return registry.New(all...)
 }
