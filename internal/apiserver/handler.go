@@ -96,6 +96,19 @@ func fieldValidationOf(r *http.Request) (fieldValidation, error) {
 	}
 }
 
+// decodeRequest reads and decodes the body of a create or update.
+func (s *Server) decodeRequest(r *http.Request, res *registry.Resource) (runtime.Object, []string, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	fv, err := fieldValidationOf(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.codec.decodeBody(res, body, fv, contentType(r))
+}
+
 func contentType(r *http.Request) string {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -142,17 +155,7 @@ func (s *Server) serveMain(ctx context.Context, w http.ResponseWriter, r *http.R
 			writeError(w, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), "create"))
 			return
 		}
-		body, err := readBody(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		fv, err := fieldValidationOf(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		obj, warnings, err := s.codec.decodeBody(res, body, fv, contentType(r))
+		obj, warnings, err := s.decodeRequest(r, res)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -168,12 +171,7 @@ func (s *Server) serveMain(ctx context.Context, w http.ResponseWriter, r *http.R
 	case "patch":
 		s.servePatch(ctx, w, r, res, ri, as, updateMain)
 	case "delete":
-		body, err := readBody(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		opts, err := s.parseDeleteOptions(r, body)
+		opts, err := s.parseDeleteOptions(r)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -193,12 +191,7 @@ func (s *Server) serveMain(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		s.writeObject(w, res, as, code, obj, nil)
 	case "deletecollection":
-		body, err := readBody(r)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		opts, err := s.parseDeleteOptions(r, body)
+		opts, err := s.parseDeleteOptions(r)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -280,17 +273,7 @@ func (s *Server) writeList(w http.ResponseWriter, res *registry.Resource, as acc
 }
 
 func (s *Server) serveUpdate(ctx context.Context, w http.ResponseWriter, r *http.Request, res *registry.Resource, ri requestInfo, as accept, mode updateMode) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	fv, err := fieldValidationOf(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, warnings, err := s.codec.decodeBody(res, body, fv, contentType(r))
+	obj, warnings, err := s.decodeRequest(r, res)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -360,7 +360,8 @@ func (s *Server) delete(ctx context.Context, res *registry.Resource, ns, name st
 			}
 		}
 		finalizing := res.Finalizing != nil && res.Finalizing(obj)
-		if !graceful && len(finalizers) == 0 && !finalizing {
+		// Nothing holds it (no finalizer, no grace period left): it goes now.
+		if len(finalizers) == 0 && !finalizing && (!graceful || grace == 0) {
 			if opts.dryRun {
 				return obj, true, nil
 			}
@@ -391,16 +392,6 @@ func (s *Server) delete(ctx context.Context, res *registry.Resource, ns, name st
 		if !reflect.DeepEqual(finalizers, m.GetFinalizers()) {
 			m.SetFinalizers(finalizers)
 			changed = true
-		}
-		if graceful && grace == 0 && len(finalizers) == 0 && !finalizing {
-			if opts.dryRun {
-				return obj, true, nil
-			}
-			gone, err := s.removeObject(ctx, res, obj, kv.Rev)
-			if errors.Is(err, storage.ErrConflict) && attempt < 5 {
-				continue
-			}
-			return gone, err == nil, err
 		}
 		if !changed || opts.dryRun {
 			return obj, false, nil
@@ -464,7 +455,11 @@ func deleteDetails(res *registry.Resource, obj runtime.Object) *metav1.StatusDet
 }
 
 // parseDeleteOptions reads DeleteOptions from the body and query.
-func (s *Server) parseDeleteOptions(r *http.Request, body []byte) (deleteOptions, error) {
+func (s *Server) parseDeleteOptions(r *http.Request) (deleteOptions, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return deleteOptions{}, err
+	}
 	var do metav1.DeleteOptions
 	if len(body) > 0 {
 		if err := s.codec.decodeInto(contentType(r), body, &do); err != nil {
