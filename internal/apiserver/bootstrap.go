@@ -15,10 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/kedge-dev/kedge/internal/registry/scheduling"
 )
 
-// maintain creates the objects every cluster has (the system namespaces and
-// the "kubernetes" Service with its endpoints) and keeps them in place.
+// maintain creates the objects every cluster has (the system namespaces,
+// the system priority classes and the "kubernetes" Service with its
+// endpoints) and keeps them in place.
 func (s *Server) maintain(ctx context.Context) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
@@ -40,6 +43,11 @@ func (s *Server) Bootstrap(ctx context.Context) error { return s.bootstrap(ctx) 
 func (s *Server) bootstrap(ctx context.Context) error {
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		if err := s.ensure(ctx, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, nil); err != nil {
+			return err
+		}
+	}
+	for _, pc := range scheduling.SystemPriorityClasses() {
+		if err := s.ensure(ctx, schema.GroupVersionResource{Group: "scheduling.k8s.io", Version: "v1", Resource: "priorityclasses"}, "", pc, nil); err != nil {
 			return err
 		}
 	}

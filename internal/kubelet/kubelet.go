@@ -330,7 +330,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return nil // ctx ended
 	}
 	log.Info("kubelet synced pods; running them")
-	const workers = 5
+	// Pods start in parallel, as upstream's per-pod workers do: CRI calls
+	// mostly wait on containerd and runc, not on this process.
+	const workers = 32
 	for range workers {
 		wg.Add(1)
 		go func() {

@@ -7,9 +7,17 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/registry"
 	"github.com/kedge-dev/kedge/internal/registry/apps"
+	"github.com/kedge-dev/kedge/internal/registry/autoscaling"
+	"github.com/kedge-dev/kedge/internal/registry/batch"
 	"github.com/kedge-dev/kedge/internal/registry/coordination"
 	"github.com/kedge-dev/kedge/internal/registry/core"
 	"github.com/kedge-dev/kedge/internal/registry/discovery"
+	"github.com/kedge-dev/kedge/internal/registry/events"
+	"github.com/kedge-dev/kedge/internal/registry/networking"
+	"github.com/kedge-dev/kedge/internal/registry/policy"
+	"github.com/kedge-dev/kedge/internal/registry/rbac"
+	"github.com/kedge-dev/kedge/internal/registry/scheduling"
+	"github.com/kedge-dev/kedge/internal/registry/storagereg"
 )
 
 // Config is what the built-in strategies need from the server.
@@ -35,12 +43,26 @@ func New(cfg Config) *registry.Registry {
 		core.ServiceAccounts(),
 		core.Events(),
 	)
-	// more core/v1 kinds
+	all = append(all,
+		core.ReplicationControllers(),
+		core.PersistentVolumes(),
+		core.PersistentVolumeClaims(),
+		core.ResourceQuotas(),
+		core.LimitRanges(),
+		core.PodTemplates(),
+	)
 	// apps/v1
 	all = append(all, apps.Deployments(), apps.ReplicaSets())
-	// more apps/v1 kinds
-	// batch, autoscaling, policy
-	// networking.k8s.io, storage.k8s.io, rbac.authorization.k8s.io, scheduling.k8s.io, events.k8s.io
+	all = append(all, apps.StatefulSets(), apps.DaemonSets(), apps.ControllerRevisions())
+	all = append(all, batch.Jobs(), batch.CronJobs())
+	// autoscaling/v2 first: the first version of a group is its preferred one
+	all = append(all, autoscaling.HorizontalPodAutoscalersV2(), autoscaling.HorizontalPodAutoscalersV1())
+	all = append(all, policy.PodDisruptionBudgets())
+	all = append(all, networking.Ingresses(), networking.IngressClasses(), networking.NetworkPolicies())
+	all = append(all, storagereg.StorageClasses(), storagereg.CSIDrivers(), storagereg.CSINodes(), storagereg.VolumeAttachments())
+	all = append(all, rbac.Roles(), rbac.RoleBindings(), rbac.ClusterRoles(), rbac.ClusterRoleBindings())
+	all = append(all, scheduling.PriorityClasses())
+	all = append(all, events.Events())
 	all = append(all, coordination.Leases())
 	all = append(all, discovery.EndpointSlices())
 	return registry.New(all...)

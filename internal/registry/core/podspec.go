@@ -304,4 +304,3 @@ func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.E
 	}
 	return errs
 }
-

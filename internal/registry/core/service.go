@@ -399,4 +399,3 @@ func serviceRow(s *corev1.Service) []interface{} {
 	return []interface{}{s.Name, string(s.Spec.Type), clusterIP, external, portStr, registry.Age(s.CreationTimestamp),
 		registry.OrNone(registry.LabelsString(s.Spec.Selector))}
 }
-

@@ -268,49 +268,63 @@ func Events() *registry.Resource {
 				"source": e.Source.Component, "type": e.Type,
 			}
 		},
-		Columns: []metav1.TableColumnDefinition{
-			registry.Col("Last Seen", "string", 0, "Time when this Event was last seen"),
-			registry.Col("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future."),
-			registry.Col("Reason", "string", 0, "A machine-readable description of why this event was generated."),
-			registry.Col("Object", "string", 0, "The object this Event is about"),
-			registry.Col("Subobject", "string", 1, "The subobject this Event is about"),
-			registry.Col("Source", "string", 1, "The component reporting this event. Should be a short machine understandable string."),
-			registry.Col("Message", "string", 0, "A human-readable description of the status of this operation."),
-			registry.Col("First Seen", "string", 1, "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
-			registry.Col("Count", "string", 1, "The number of times this event has occurred."),
-			registry.Col("Name", "string", 1, "Name must be unique within a namespace."),
-		},
-		Row: func(obj runtime.Object) []interface{} { return eventRow(obj.(*corev1.Event)) },
+		Columns: EventColumns(),
+		Row:     func(obj runtime.Object) []interface{} { return EventRow(obj.(*corev1.Event)) },
 	}
 }
 
-func eventRow(e *corev1.Event) []interface{} {
+// EventColumns are the columns of an event table, the same for core/v1 and
+// events.k8s.io/v1 (upstream prints both from the core form).
+func EventColumns() []metav1.TableColumnDefinition {
+	doc := corev1.Event{}.SwaggerDoc()
+	return []metav1.TableColumnDefinition{
+		registry.Col("Last Seen", "string", 0, doc["lastTimestamp"]),
+		registry.Col("Type", "string", 0, doc["type"]),
+		registry.Col("Reason", "string", 0, doc["reason"]),
+		registry.Col("Object", "string", 0, doc["involvedObject"]),
+		registry.Col("Subobject", "string", 1, corev1.ObjectReference{}.SwaggerDoc()["fieldPath"]),
+		registry.Col("Source", "string", 1, doc["source"]),
+		registry.Col("Message", "string", 0, doc["message"]),
+		registry.Col("First Seen", "string", 1, doc["firstTimestamp"]),
+		registry.Col("Count", "string", 1, doc["count"]),
+		{Name: "Name", Type: "string", Format: "name", Priority: 1, Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]},
+	}
+}
+
+// EventRow prints a core/v1 event as `kubectl get events` shows it.
+func EventRow(e *corev1.Event) []interface{} {
 	first := registry.Age(e.FirstTimestamp)
 	if e.FirstTimestamp.IsZero() {
 		first = registry.Age(metav1.NewTime(e.EventTime.Time))
 	}
 	last := registry.Age(e.LastTimestamp)
-	switch {
-	case e.Series != nil:
-		last = registry.Age(metav1.NewTime(e.Series.LastObservedTime.Time))
-	case e.LastTimestamp.IsZero():
-		last = registry.Age(metav1.NewTime(e.EventTime.Time))
+	if e.LastTimestamp.IsZero() {
+		last = first
 	}
 	count := e.Count
 	if e.Series != nil {
+		last = registry.Age(metav1.NewTime(e.Series.LastObservedTime.Time))
 		count = e.Series.Count
 	} else if count == 0 {
-		count = 1
+		count = 1 // singleton events of the new API carry no count
 	}
-	source := e.Source.Component
-	if source == "" {
-		source = e.ReportingController
+	target := strings.ToLower(e.InvolvedObject.Kind)
+	if e.InvolvedObject.Name != "" {
+		target += "/" + e.InvolvedObject.Name
 	}
-	if e.Source.Host != "" {
-		source += ", " + e.Source.Host
+	source := firstNonEmpty(e.Source.Component, e.ReportingController)
+	if host := firstNonEmpty(e.Source.Host, e.ReportingInstance); host != "" {
+		source += ", " + host
 	}
-	obj := strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name
-	return []interface{}{last, e.Type, e.Reason, obj, e.InvolvedObject.FieldPath, source, strings.TrimSpace(e.Message), first, int64(count), e.Name}
+	return []interface{}{last, e.Type, e.Reason, target, e.InvolvedObject.FieldPath, source,
+		strings.TrimSpace(e.Message), first, int64(count), e.Name}
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Endpoints is the strategy of core/v1 endpoints.
