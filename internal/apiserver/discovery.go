@@ -83,10 +83,16 @@ func (s *Server) groups() []metav1.APIGroup {
 
 func (s *Server) resourceList(gv schema.GroupVersion) metav1.APIResourceList {
 	l := metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
+	var resources []*registry.Resource
 	for _, res := range s.reg.Resources() {
-		if res.GVK.GroupVersion() != gv {
-			continue
+		if res.GVK.GroupVersion() == gv {
+			resources = append(resources, res)
 		}
+	}
+	// Upstream lists a group version's resources by name (which is also the
+	// order `kubectl get all` prints categories in).
+	sort.Slice(resources, func(i, j int) bool { return resources[i].Name < resources[j].Name })
+	for _, res := range resources {
 		l.APIResources = append(l.APIResources, metav1.APIResource{
 			Name: res.Name, SingularName: res.Singular, Namespaced: res.Namespaced, Kind: res.GVK.Kind,
 			Verbs: sortedVerbs(res.Verbs), ShortNames: res.ShortNames, Categories: res.Categories,

@@ -53,8 +53,8 @@ func New(cfg Config) *registry.Registry {
 	)
 	// apps/v1
 	all = append(all, apps.Deployments(), apps.ReplicaSets())
-	all = append(all, apps.StatefulSets(), apps.DaemonSets(), apps.ControllerRevisions())
-	all = append(all, batch.Jobs(), batch.CronJobs())
+	all = append(all, apps.ControllerRevisions(), apps.DaemonSets(), apps.StatefulSets())
+	all = append(all, batch.CronJobs(), batch.Jobs())
 	// autoscaling/v2 first: the first version of a group is its preferred one
 	all = append(all, autoscaling.HorizontalPodAutoscalersV2(), autoscaling.HorizontalPodAutoscalersV1())
 	all = append(all, policy.PodDisruptionBudgets())
