@@ -37,7 +37,7 @@ for run in $(seq 1 "$runs"); do
   ready=$(kubectl -n $ns get pods --no-headers | grep -c ' 1/1 ')
   printf 'run %d: %d pods apply → all Ready in %.2f s\n' "$run" "$ready" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')"
   if [ "$run" = "$runs" ]; then
-    kedge_pid=$(pgrep -o -f 'kedge up' || true)
+    kedge_pid=$(pgrep -o -f ' up --data-dir' || true)
     [ -n "$kedge_pid" ] && echo "kedge RSS with $pods pods: $(awk '/VmRSS/{print int($2/1024)}' /proc/$kedge_pid/status) MiB"
     ctrd=$(pgrep -o -f 'containerd --config' || true)
     [ -n "$ctrd" ] && echo "containerd RSS: $(awk '/VmRSS/{print int($2/1024)}' /proc/$ctrd/status) MiB"
