@@ -2,14 +2,9 @@ package apiserver_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,11 +17,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/kedge-dev/kedge/internal/apiserver"
+	"github.com/kedge-dev/kedge/internal/apiserver/apitest"
 	"github.com/kedge-dev/kedge/internal/etcd"
-	"github.com/kedge-dev/kedge/internal/pki"
-	"github.com/kedge-dev/kedge/internal/registry/builtin"
-	"github.com/kedge-dev/kedge/internal/storage"
 )
 
 // testServer is a real API server on a real embedded etcd, served over TLS
@@ -48,56 +40,8 @@ func freePort(t *testing.T) int {
 
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	member, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(dir, "etcd"), PeerURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(member.Close)
-	store := storage.New(member.Client())
-	cidr := netip.MustParsePrefix("10.43.0.0/16")
-	reg := builtin.New(builtin.Config{ServiceCIDR: cidr, Taken: func(ctx context.Context, key string) (bool, error) {
-		_, err := store.Get(ctx, key)
-		if err == storage.ErrNotFound {
-			return false, nil
-		}
-		return err == nil, err
-	}})
-	ca, err := pki.LoadOrCreateCA(dir, "ca", "test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCert, srvKey, err := ca.EnsureCert(dir, "serving", pki.CertSpec{CommonName: "kube-apiserver", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliCert, cliKey, err := ca.EnsureCert(dir, "admin", pki.CertSpec{CommonName: "admin", Organization: []string{"system:masters"}, Client: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	api, err := apiserver.New(apiserver.Config{Store: store, Registry: reg, AdvertiseAddress: "127.0.0.1", ServiceCIDR: cidr.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := api.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(api.Handler())
-	pair, err := tls.LoadX509KeyPair(srvCert, srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
-	hs.StartTLS()
-	t.Cleanup(hs.Close)
-	certPEM, _ := os.ReadFile(cliCert)
-	keyPEM, _ := os.ReadFile(cliKey)
-	cfg := &rest.Config{Host: hs.URL, TLSClientConfig: rest.TLSClientConfig{CAData: ca.CertPEM, CertData: certPEM, KeyData: keyPEM}}
-	return &testServer{client: kubernetes.NewForConfigOrDie(cfg), config: cfg, member: member}
+	s := apitest.New(t)
+	return &testServer{client: s.Client, config: s.Config, member: s.Member}
 }
 
 func pod(name string) *corev1.Pod {

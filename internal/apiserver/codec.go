@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -208,9 +209,10 @@ const maxBody = 3 << 20
 
 func readBody(r *http.Request) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody+1))
+	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
-		if n > maxBody || err.Error() == "http: request body too large" {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
 			return nil, errBodyTooLarge
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("read request body: %v", err))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/registry"
 	"github.com/kedge-dev/kedge/internal/storage"
+	"github.com/kedge-dev/kedge/internal/storage/watchcache"
 )
 
 // selection is a label and field selector pair.
@@ -110,19 +112,66 @@ type listResult struct {
 }
 
 // list reads the objects of res in ns that match the request's selectors,
-// honouring limit/continue and resourceVersion/resourceVersionMatch.
+// honouring limit/continue and resourceVersion/resourceVersionMatch. The
+// first page of a list at any ("0") or the latest ("") resourceVersion comes
+// from the watch cache, the latest once the cache has caught up with etcd.
 func (s *Server) list(ctx context.Context, res *registry.Resource, ns string, q url.Values) (listResult, error) {
+	rv := q.Get("resourceVersion")
+	if s.cache == nil || q.Get("continue") != "" || (rv != "" && rv != "0") {
+		return s.listEtcd(ctx, res, ns, q)
+	}
 	sel, err := parseSelection(res, q)
 	if err != nil {
 		return listResult{}, err
 	}
-	var limit int64
-	if v := q.Get("limit"); v != "" {
-		limit, _ = strconv.ParseInt(v, 10, 64)
-		if limit < 0 {
-			limit = 0
+	if _, ok := sel.fields.RequiresExactMatch("metadata.name"); ok && rv == "" {
+		return s.listEtcd(ctx, res, ns, q) // one key: etcd reads it as fast
+	}
+	minRev := watchcache.Latest
+	if rv == "0" {
+		minRev = 0
+	}
+	pfx := prefix(res, ns)
+	objs, rev, err := s.cache.List(ctx, s.cacheResource(res), minRev, pfx)
+	if err != nil {
+		if !errors.Is(err, watchcache.ErrNotFresh) && ctx.Err() == nil {
+			slog.Warn("watch cache cannot serve a list; reading etcd", "resource", res.GroupVersionResource().String(), "err", err)
+		}
+		return s.listEtcd(ctx, res, ns, q)
+	}
+	limit := listLimit(q)
+	out := listResult{rev: rev}
+	for i, o := range objs {
+		if !sel.matches(res, o.Object()) {
+			continue
+		}
+		// The cached object is shared; the response may change its copy.
+		out.items = append(out.items, o.Object().DeepCopyObject())
+		if limit > 0 && int64(len(out.items)) == limit && i < len(objs)-1 {
+			// The next pages come from etcd at the same revision.
+			out.cont = encodeContinue(rev, strings.TrimPrefix(o.Key(), pfx)+"\x00")
+			if sel.empty() {
+				n := int64(len(objs) - 1 - i)
+				out.remaining = &n
+			}
+			break
 		}
 	}
+	return out, nil
+}
+
+func listLimit(q url.Values) int64 {
+	limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64)
+	return max(limit, 0)
+}
+
+// listEtcd is list read from etcd.
+func (s *Server) listEtcd(ctx context.Context, res *registry.Resource, ns string, q url.Values) (listResult, error) {
+	sel, err := parseSelection(res, q)
+	if err != nil {
+		return listResult{}, err
+	}
+	limit := listLimit(q)
 	pfx := prefix(res, ns)
 	var rev int64
 	start := ""
@@ -167,8 +216,12 @@ func (s *Server) list(ctx context.Context, res *registry.Resource, ns string, q 
 		if err != nil {
 			return listResult{}, err
 		}
-		rev = lr.Rev
-		out.rev = lr.Rev
+		if rev == 0 {
+			// etcd's header carries its current revision, also for a read
+			// at an older one: only a read at "now" takes it.
+			rev = lr.Rev
+		}
+		out.rev = rev
 		for i, kv := range lr.Items {
 			obj, err := s.codec.fromStore(res, kv)
 			if err != nil {

@@ -1,84 +1,129 @@
 package apiserver
 
 import (
-	"fmt"
+	"bytes"
+	"mime"
 	"net/http"
 	"strings"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kedge-dev/kedge/internal/apiserver/openapi"
 )
 
-// serveOpenAPI serves the OpenAPI v3 discovery document and, per group
-// version, the operations kubectl looks at to learn that the server does
-// field validation (so it sends fieldValidation=Strict and lets the server
-// judge). Full schemas for `kubectl explain` come with the API server issue.
+func (s *Server) openAPI() *openapi.Service { return s.openapi }
+
+// serveOpenAPI serves the OpenAPI documents kubectl and client-go read:
+//
+//	/openapi/v2                    Swagger 2.0 of every group version
+//	/openapi/v3                    the URL (with ?hash=) of each document below
+//	/openapi/v3/api/v1             OpenAPI 3.0 of one group version
+//	/openapi/v3/apis/<g>/<v>
+//
+// Documents are JSON only: a client that accepts only protobuf gets 406.
+// A v3 document asked for with its current hash is immutable and may be
+// cached for good; a stale hash is redirected to the current one.
 func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{}, r.Method))
+		return
+	}
+	if !acceptsJSON(r.Header.Get("Accept")) {
+		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "",
+			"only the following media types are accepted: application/json", 0, false))
+		return
+	}
+	svc := s.openAPI()
 	p := strings.TrimSuffix(r.URL.Path, "/")
-	if p == "/openapi/v2" {
-		writeError(w, statusError(http.StatusNotFound, "NotFound", "the server could not find the requested resource"))
-		return
-	}
-	if p == "/openapi/v3" {
-		paths := map[string]interface{}{}
-		for _, gv := range s.reg.GroupVersions() {
-			paths[gvPath(gv)] = map[string]string{"serverRelativeURL": "/openapi/v3/" + gvPath(gv) + "?hash=kedge"}
+	switch {
+	case p == "/openapi/v2":
+		doc, err := svc.V2()
+		if err != nil {
+			writeError(w, err)
+			return
 		}
-		writeValue(w, http.StatusOK, map[string]interface{}{"paths": paths})
-		return
+		serveDocument(w, r, doc)
+	case p == "/openapi/v3":
+		doc, err := svc.V3Discovery()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		serveDocument(w, r, doc)
+	default:
+		gv, ok := parseOpenAPIV3Path(p)
+		var doc *openapi.Document
+		var err error
+		if ok {
+			doc, ok, err = svc.V3(gv)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if !ok {
+			writeError(w, statusError(http.StatusNotFound, "NotFound", "the server could not find the requested resource"))
+			return
+		}
+		if hash := r.URL.Query().Get("hash"); hash != "" {
+			if hash != doc.Hash {
+				http.Redirect(w, r, "/openapi/v3/"+openapi.V3Path(gv)+"?hash="+doc.Hash, http.StatusMovedPermanently)
+				return
+			}
+			w.Header().Set("Cache-Control", "public, immutable")
+			w.Header().Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
+		}
+		serveDocument(w, r, doc)
 	}
-	rest := strings.TrimPrefix(p, "/openapi/v3/")
-	var gv schema.GroupVersion
-	parts := strings.Split(rest, "/")
+}
+
+// parseOpenAPIV3Path reads the group version of /openapi/v3/api/v1 or
+// /openapi/v3/apis/<group>/<version>.
+func parseOpenAPIV3Path(p string) (schema.GroupVersion, bool) {
+	parts := strings.Split(strings.TrimPrefix(p, "/openapi/v3/"), "/")
 	switch {
 	case len(parts) == 2 && parts[0] == "api":
-		gv = schema.GroupVersion{Version: parts[1]}
+		return schema.GroupVersion{Version: parts[1]}, true
 	case len(parts) == 3 && parts[0] == "apis":
-		gv = schema.GroupVersion{Group: parts[1], Version: parts[2]}
-	default:
-		writeError(w, statusError(http.StatusNotFound, "NotFound", "the server could not find the requested resource"))
-		return
+		return schema.GroupVersion{Group: parts[1], Version: parts[2]}, true
 	}
-	writeValue(w, http.StatusOK, s.openAPIDoc(gv))
+	return schema.GroupVersion{}, false
 }
 
-func gvPath(gv schema.GroupVersion) string {
-	if gv.Group == "" {
-		return "api/" + gv.Version
+// acceptsJSON says whether an Accept header admits application/json.
+func acceptsJSON(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
 	}
-	return "apis/" + gv.Group + "/" + gv.Version
-}
-
-func (s *Server) openAPIDoc(gv schema.GroupVersion) map[string]interface{} {
-	paths := map[string]interface{}{}
-	fieldValidation := map[string]interface{}{
-		"name": "fieldValidation", "in": "query", "schema": map[string]interface{}{"type": "string", "uniqueItems": true},
-		"description": "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields.",
-	}
-	for _, res := range s.reg.Resources() {
-		if res.GVK.GroupVersion() != gv {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
 			continue
 		}
-		gvk := map[string]string{"group": res.GVK.Group, "version": res.GVK.Version, "kind": res.GVK.Kind}
-		op := func(action string) map[string]interface{} {
-			return map[string]interface{}{
-				"operationId":                      action + res.GVK.Kind,
-				"parameters":                       []interface{}{fieldValidation},
-				"x-kubernetes-action":              action,
-				"x-kubernetes-group-version-kind": gvk,
-				"responses":                        map[string]interface{}{"200": map[string]string{"description": "OK"}},
-			}
+		switch mt {
+		case "application/json", "application/*", "*/*":
+			return true
 		}
-		base := "/" + gvPath(gv)
-		if res.Namespaced {
-			base += "/namespaces/{namespace}"
+	}
+	return false
+}
+
+// serveDocument writes a document with its ETag (answering 304 to a
+// matching If-None-Match), gzip-compressed when the client accepts it:
+// the documents are megabytes of JSON.
+func serveDocument(w http.ResponseWriter, r *http.Request, doc *openapi.Document) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Etag", `"`+doc.Hash+`"`)
+	h.Add("Vary", "Accept-Encoding")
+	body := doc.JSON
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && r.Header.Get("Range") == "" {
+		if gz := doc.Gzip(); gz != nil {
+			h.Set("Content-Encoding", "gzip")
+			body = gz
 		}
-		paths[fmt.Sprintf("%s/%s", base, res.Name)] = map[string]interface{}{"post": op("post")}
-		paths[fmt.Sprintf("%s/%s/{name}", base, res.Name)] = map[string]interface{}{"put": op("put"), "patch": op("patch")}
 	}
-	return map[string]interface{}{
-		"openapi": "3.0.0",
-		"info":    map[string]string{"title": "Kubernetes", "version": "v1.37.2"},
-		"paths":   paths,
-		"components": map[string]interface{}{"schemas": map[string]interface{}{}},
-	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }

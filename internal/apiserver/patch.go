@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -26,6 +27,13 @@ func applyPatch(ct string, original, patch []byte, dataStruct interface{}) ([]by
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		for _, op := range p {
+			// RFC 6902 requires a value for these; the library would
+			// dereference the missing one.
+			if _, ok := op["value"]; !ok && (op.Kind() == "add" || op.Kind() == "replace" || op.Kind() == "test") {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("the %s operation of a JSON patch needs a value", op.Kind()))
+			}
 		}
 		out, err := p.Apply(original)
 		if err != nil {
@@ -104,4 +112,3 @@ func (s *Server) servePatch(ctx context.Context, w http.ResponseWriter, r *http.
 		return
 	}
 }
-

@@ -24,8 +24,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/kedge-dev/kedge/internal/apiserver/openapi"
 	"github.com/kedge-dev/kedge/internal/registry"
 	"github.com/kedge-dev/kedge/internal/storage"
+	"github.com/kedge-dev/kedge/internal/storage/watchcache"
+	"github.com/kedge-dev/kedge/internal/version"
 )
 
 // Config of an API server.
@@ -40,6 +45,10 @@ type Config struct {
 	// TLS serving certificate and the CA that client certificates must chain to.
 	CertFile, KeyFile string
 	ClientCA          *x509.CertPool
+	// WatchCache tunes the watch cache; DisableWatchCache gives every watch
+	// an etcd watch of its own (upstream's --watch-cache=false).
+	WatchCache        watchcache.Config
+	DisableWatchCache bool
 }
 
 func (c Config) advertise() string {
@@ -52,6 +61,9 @@ type Server struct {
 	store *storage.Store
 	reg   *registry.Registry
 	codec *codec
+	cache *watchcache.Cacher // nil: watches and lists read etcd
+	// openapi generates (once) and serves the OpenAPI documents.
+	openapi *openapi.Service
 }
 
 // New builds an API server.
@@ -65,7 +77,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Registry == nil {
 		return nil, errors.New("apiserver: store and registry are required")
 	}
-	return &Server{cfg: cfg, store: cfg.Store, reg: cfg.Registry, codec: newCodec()}, nil
+	s := &Server{cfg: cfg, store: cfg.Store, reg: cfg.Registry, codec: newCodec()}
+	s.openapi = openapi.New(openapi.Config{
+		Resources:    s.reg.Resources,
+		Subresources: subresources,
+		Scheme:       scheme.Scheme,
+		Version:      version.GitVersion,
+	})
+	if !cfg.DisableWatchCache {
+		s.cache = watchcache.New(cfg.Store, cfg.WatchCache)
+	}
+	return s, nil
 }
 
 // Handler is the full handler chain: authentication, then the API.

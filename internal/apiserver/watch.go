@@ -5,20 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kedge-dev/kedge/internal/registry"
 	"github.com/kedge-dev/kedge/internal/storage"
+	"github.com/kedge-dev/kedge/internal/storage/watchcache"
 )
 
 // watchEvent is one line of a watch stream.
@@ -156,9 +160,126 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 
+	if s.cache != nil && s.watchCached(ctx, wt, res, ns, q, sendInitial, initial, from) {
+		return
+	}
+	s.watchEtcd(ctx, wt, res, ns, q, sendInitial, initial, from)
+}
+
+// cacheResource names res for the watch cache.
+func (s *Server) cacheResource(res *registry.Resource) watchcache.Resource {
+	return watchcache.Resource{
+		Name:   res.GroupVersionResource().GroupResource().String() + "/" + res.GVK.Version,
+		Prefix: prefix(res, ""),
+		Decode: func(kv storage.KV) (runtime.Object, error) { return s.codec.fromStore(res, kv) },
+	}
+}
+
+// watchCached serves a watch from the watch cache. It returns false, having
+// written nothing, when the cache cannot serve it (it failed to start, or
+// did not catch up with etcd in time): the caller then reads etcd.
+func (s *Server) watchCached(ctx context.Context, wt *watcher, res *registry.Resource, ns string, q url.Values, sendInitial, initial bool, from int64) bool {
+	bookmarks := q.Get("allowWatchBookmarks") == "true"
+	opts := watchcache.WatchOptions{Prefix: prefix(res, ns), Bookmarks: bookmarks}
+	if sel := wt.sel; !sel.empty() {
+		opts.Filter = func(obj runtime.Object) bool { return sel.matches(res, obj) }
+	}
+	var cw *watchcache.Watcher
+	if initial {
+		// Start at any revision for "0"; at least the one asked for with
+		// sendInitialEvents; else consistent with etcd now.
+		minRev := watchcache.Latest
+		switch rv := q.Get("resourceVersion"); {
+		case rv == "0":
+			minRev = 0
+		case sendInitial && rv != "":
+			minRev = from
+		}
+		objs, w, rev, err := s.cache.WatchWithState(ctx, s.cacheResource(res), minRev, opts)
+		if err != nil {
+			if !errors.Is(err, watchcache.ErrNotFresh) && ctx.Err() == nil {
+				slog.Warn("watch cache cannot serve a watch; reading etcd", "resource", res.GroupVersionResource().String(), "err", err)
+			}
+			return false
+		}
+		cw = w
+		defer cw.Stop()
+		for _, o := range objs {
+			if err := wt.emit(watchcache.Event{Type: watch.Added, Object: o}); err != nil {
+				return true
+			}
+		}
+		if sendInitial && bookmarks {
+			if err := wt.bookmark(rev, true); err != nil {
+				return true
+			}
+		}
+	} else {
+		w, err := s.cache.Watch(ctx, s.cacheResource(res), from, opts)
+		var tooOld *watchcache.TooOldError
+		if errors.As(err, &tooOld) {
+			wt.sendStatus(apierrors.NewResourceExpired(tooOld.Error()))
+			return true
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				slog.Warn("watch cache cannot serve a watch; reading etcd", "resource", res.GroupVersionResource().String(), "err", err)
+			}
+			return false
+		}
+		cw = w
+		defer cw.Stop()
+	}
+	wt.flusher.Flush()
+	for {
+		ev, ok := cw.Next(ctx)
+		// Write whatever is waiting, then flush once.
+		for ok {
+			if err := wt.emit(ev); err != nil {
+				return true
+			}
+			ev, ok = cw.TryNext()
+		}
+		wt.flusher.Flush()
+		if ctx.Err() != nil || cw.Err() != nil {
+			// The watch timed out, the client left, or the cache closed
+			// the watcher (it fell behind, or the cache stopped): the
+			// client resumes from its last resourceVersion.
+			return true
+		}
+	}
+}
+
+// emit writes one cached event without flushing. The object's JSON is
+// shared by every watcher that gets it.
+func (wt *watcher) emit(ev watchcache.Event) error {
+	if ev.Type == watch.Bookmark {
+		return wt.bookmark(ev.Rev, false)
+	}
+	if wt.as.as != outObject {
+		// Tables and metadata are built per watcher, from a copy: the
+		// cached object is shared.
+		return wt.send(string(ev.Type), ev.Object.Object().DeepCopyObject())
+	}
+	raw, err := ev.Object.JSON()
+	if err != nil {
+		return err
+	}
+	line := make([]byte, 0, len(raw)+40)
+	line = append(line, `{"type":"`...)
+	line = append(line, ev.Type...)
+	line = append(line, `","object":`...)
+	line = append(line, raw...)
+	line = append(line, "}\n"...)
+	_, err = wt.w.Write(line)
+	return err
+}
+
+// watchEtcd serves a watch with an etcd watch of its own.
+func (s *Server) watchEtcd(ctx context.Context, wt *watcher, res *registry.Resource, ns string, q url.Values, sendInitial, initial bool, from int64) {
 	if initial {
 		lq := url.Values{"labelSelector": {q.Get("labelSelector")}, "fieldSelector": {q.Get("fieldSelector")}}
-		lr, err := s.list(ctx, res, ns, lq)
+		lr, err := s.listEtcd(ctx, res, ns, lq)
 		if err != nil {
 			wt.sendStatus(err)
 			return
@@ -176,6 +297,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *registry.Res
 		}
 	}
 
+	// A gRPC stream of its own: many watches sharing the in-process etcd
+	// client's stream deadlock it when a burst of them is cancelled
+	// (etcd-io/etcd#20716): every watch on it then stalls for good.
+	ctx = metadata.AppendToOutgoingContext(ctx, "kedge-watch", strconv.FormatUint(rand.Uint64(), 36))
 	evc, errc := s.store.Watch(ctx, prefix(res, ns), from)
 	for {
 		select {
