@@ -169,6 +169,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if s.cache != nil {
+			s.cache.Stop() // ends the watches, so Shutdown need not wait for them
+		}
 		srv.Shutdown(sctx)
 		srv.Close()
 		return nil
