@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,6 +240,10 @@ func TestSelectorsAndPaging(t *testing.T) {
 	_, err = s.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nope=x"})
 	if !apierrors.IsBadRequest(err) {
 		t.Fatalf("unsupported field selector: want BadRequest, got %v", err)
+	}
+	_, err = s.client.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{FieldSelector: "data.x=y"})
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), `"data.x" is not a known field selector: only "metadata.name", "metadata.namespace"`) {
+		t.Fatalf("unknown field selector on a kind without field selectors: %v", err)
 	}
 	var names []string
 	opts := metav1.ListOptions{Limit: 3}

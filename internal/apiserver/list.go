@@ -50,6 +50,10 @@ func parseSelection(res *registry.Resource, q url.Values) (selection, error) {
 	}
 	for _, req := range fs.Requirements() {
 		if !supported[req.Field] {
+			if res.Fields == nil {
+				// Kinds without field selectors of their own word it as upstream's default does.
+				return selection{}, apierrors.NewBadRequest(fmt.Sprintf("%q is not a known field selector: only %q, %q", req.Field, "metadata.name", "metadata.namespace"))
+			}
 			return selection{}, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
 		}
 	}

@@ -93,6 +93,7 @@ func (s *Server) Config() Config { return s.cfg }
 // Paths of the files the server writes.
 func (s *Server) tlsDir() string          { return filepath.Join(s.cfg.DataDir, "server", "tls") }
 func (s *Server) AdminKubeconfig() string { return filepath.Join(s.cfg.DataDir, "admin.kubeconfig") }
+
 // ComponentKubeconfig is the kubeconfig of a control-plane component.
 func (s *Server) ComponentKubeconfig(name string) string {
 	return filepath.Join(s.cfg.DataDir, "server", "cred", name+".kubeconfig")
