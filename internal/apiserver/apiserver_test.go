@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -346,4 +348,32 @@ func TestScaleAndStatusSubresources(t *testing.T) {
 	if err != nil || main.Status.Replicas != 4 {
 		t.Fatalf("main update must keep status: %v %+v", err, main.Status)
 	}
+}
+
+func TestAggregatedDiscovery(t *testing.T) {
+	s := startServer(t)
+	body, err := s.client.CoreV1().RESTClient().Get().AbsPath("/apis").
+		SetHeader("Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json").
+		DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list apidiscoveryv2.APIGroupDiscoveryList
+	if err := json.Unmarshal(body, &list); err != nil || list.Kind != "APIGroupDiscoveryList" {
+		t.Fatalf("not an aggregated discovery document (%v): %.200s", err, body)
+	}
+	for _, g := range list.Items {
+		if g.Name != "apps" {
+			continue
+		}
+		for _, r := range g.Versions[0].Resources {
+			if r.Resource == "deployments" {
+				if r.Scope != apidiscoveryv2.ScopeNamespace || len(r.Subresources) != 2 || r.ResponseKind.Kind != "Deployment" {
+					t.Fatalf("deployments: %+v", r)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("apps/v1 deployments missing from aggregated discovery")
 }

@@ -24,6 +24,8 @@ func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Write([]byte("ok"))
+	case (p == "/api" || p == "/apis") && wantsAggregated(r):
+		s.serveAggregated(w, p == "/api")
 	case p == "/api":
 		writeValue(w, http.StatusOK, metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
