@@ -55,6 +55,8 @@ type Server struct {
 
 	cancel context.CancelFunc
 	http   *httptest.Server
+	apiCfg apiserver.Config
+	tls    *tls.Config
 }
 
 // New starts a server for a test or benchmark and stops it at cleanup.
@@ -118,6 +120,7 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
+	s.apiCfg = cfg
 	s.API, err = apiserver.New(cfg)
 	if err != nil {
 		return nil, err
@@ -130,7 +133,8 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		return nil, err
 	}
 	s.http = httptest.NewUnstartedServer(s.API.Handler())
-	s.http.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+	s.tls = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+	s.http.TLS = s.tls
 	s.http.EnableHTTP2 = opts.HTTP2
 	s.http.StartTLS()
 	s.URL = s.http.URL
@@ -148,6 +152,37 @@ func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// RestartAPIServer replaces the API server by a new one (with empty
+// caches) on the same etcd and the same address, as a restart of
+// kube-apiserver looks to its clients. between, when set, runs while no
+// API server is serving.
+func (s *Server) RestartAPIServer(between func() error) error {
+	addr := s.http.Listener.Addr().String()
+	s.http.CloseClientConnections()
+	s.http.Close()
+	if between != nil {
+		if err := between(); err != nil {
+			return err
+		}
+	}
+	api, err := apiserver.New(s.apiCfg)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen again on %s: %w", addr, err)
+	}
+	hs := httptest.NewUnstartedServer(api.Handler())
+	hs.Listener.Close()
+	hs.Listener = l
+	hs.TLS = s.tls
+	hs.EnableHTTP2 = s.http.EnableHTTP2
+	hs.StartTLS()
+	s.API, s.http = api, hs
+	return nil
 }
 
 // Close stops the HTTP server and etcd.
