@@ -12,6 +12,8 @@ import (
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -376,4 +378,30 @@ func TestAggregatedDiscovery(t *testing.T) {
 		}
 	}
 	t.Fatal("apps/v1 deployments missing from aggregated discovery")
+}
+
+func TestReviewsAnswerForTheRequestingUser(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	r, err := s.client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := r.Status.UserInfo; u.Username != "admin" || len(u.Groups) != 2 || u.Groups[0] != "system:masters" || u.Groups[1] != "system:authenticated" {
+		t.Fatalf("whoami: %+v", u)
+	}
+	a, err := s.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods"}},
+	}, metav1.CreateOptions{})
+	if err != nil || !a.Status.Allowed {
+		t.Fatalf("can-i: %v %+v", err, a)
+	}
+	_, err = s.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("a review without attributes: want Invalid, got %v", err)
+	}
+	// Reviews are answers, not objects: nothing is stored.
+	if _, err := s.client.AuthenticationV1().RESTClient().Get().AbsPath("/apis/authentication.k8s.io/v1/selfsubjectreviews").DoRaw(ctx); !apierrors.IsMethodNotSupported(err) {
+		t.Fatalf("list of reviews: want MethodNotSupported, got %v", err)
+	}
 }

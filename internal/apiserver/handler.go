@@ -160,6 +160,15 @@ func (s *Server) serveMain(ctx context.Context, w http.ResponseWriter, r *http.R
 			writeError(w, err)
 			return
 		}
+		if res.Review != nil {
+			out, err := res.Review(ctx, obj)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			s.writeObject(w, res, as, http.StatusCreated, out, warnings)
+			return
+		}
 		out, err := s.create(ctx, res, ri.namespace, obj, isDryRun(r))
 		if err != nil {
 			writeError(w, err)

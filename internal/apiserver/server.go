@@ -93,9 +93,13 @@ func New(cfg Config) (*Server, error) {
 // Handler is the full handler chain: authentication, then the API.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.authenticated(r) && !public(r.URL.Path) {
+		u, ok := s.authenticate(r)
+		if !ok && !public(r.URL.Path) {
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 			return
+		}
+		if ok {
+			r = r.WithContext(registry.WithUser(r.Context(), u))
 		}
 		s.ServeHTTP(w, r)
 	})
@@ -111,10 +115,16 @@ func public(p string) bool {
 	return false
 }
 
-// authenticated accepts a client certificate signed by the cluster CA (the
-// TLS layer verified it).
-func (s *Server) authenticated(r *http.Request) bool {
-	return r.TLS != nil && len(r.TLS.VerifiedChains) > 0
+// authenticate accepts a client certificate signed by the cluster CA (the
+// TLS layer verified it): the user is its CommonName, the groups its
+// Organizations, as upstream's x509 authenticator reads them.
+func (s *Server) authenticate(r *http.Request) (registry.User, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+		return registry.User{}, false
+	}
+	cert := r.TLS.PeerCertificates[0]
+	groups := append(append([]string(nil), cert.Subject.Organization...), "system:authenticated")
+	return registry.User{Name: cert.Subject.CommonName, Groups: groups}, true
 }
 
 // ServeHTTP serves an authenticated request.

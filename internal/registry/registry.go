@@ -43,6 +43,11 @@ type Resource struct {
 	// NameValidation checks metadata.name (default: DNS-1123 subdomain).
 	NameValidation func(name string, prefix bool) []string
 
+	// Review, when set, makes the resource a create-only review: a create
+	// is answered with Review's result and nothing is stored (the
+	// authentication and authorization review APIs).
+	Review func(ctx context.Context, obj runtime.Object) (runtime.Object, error)
+
 	// Default fills in defaults in place (after decoding, before validation).
 	Default func(obj runtime.Object)
 	// Validate checks a new object; ValidateUpdate an update against the old one.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/registry"
 	"github.com/kedge-dev/kedge/internal/registry/apps"
+	"github.com/kedge-dev/kedge/internal/registry/auth"
 	"github.com/kedge-dev/kedge/internal/registry/autoscaling"
 	"github.com/kedge-dev/kedge/internal/registry/batch"
 	"github.com/kedge-dev/kedge/internal/registry/coordination"
@@ -63,6 +64,7 @@ func New(cfg Config) *registry.Registry {
 	all = append(all, rbac.Roles(), rbac.RoleBindings(), rbac.ClusterRoles(), rbac.ClusterRoleBindings())
 	all = append(all, scheduling.PriorityClasses())
 	all = append(all, events.Events())
+	all = append(all, auth.SelfSubjectReviews(), auth.SelfSubjectAccessReviews(), auth.SubjectAccessReviews())
 	all = append(all, coordination.Leases())
 	all = append(all, discovery.EndpointSlices())
 	return registry.New(all...)
