@@ -116,22 +116,7 @@ func v3(in Input, gv schema.GroupVersion, gvks map[reflect.Type][]schema.GroupVe
 		}
 		for _, o := range item.ops {
 			op := operation3(s, o, gv)
-			switch o.method {
-			case "get":
-				p.Get = op
-			case "put":
-				p.Put = op
-			case "post":
-				p.Post = op
-			case "patch":
-				p.Patch = op
-			case "delete":
-				p.Delete = op
-			case "head":
-				p.Head = op
-			case "options":
-				p.Options = op
-			}
+			*opSlot(o.method, &p.Get, &p.Put, &p.Post, &p.Patch, &p.Delete, &p.Head, &p.Options) = op
 		}
 		doc.Paths.Paths[path] = p
 	}
@@ -229,22 +214,7 @@ func V2(in Input) *spec.Swagger {
 			}
 			for _, o := range item.ops {
 				op := operation2(s, o, gv)
-				switch o.method {
-				case "get":
-					p.Get = op
-				case "put":
-					p.Put = op
-				case "post":
-					p.Post = op
-				case "patch":
-					p.Patch = op
-				case "delete":
-					p.Delete = op
-				case "head":
-					p.Head = op
-				case "options":
-					p.Options = op
-				}
+				*opSlot(o.method, &p.Get, &p.Put, &p.Post, &p.Patch, &p.Delete, &p.Head, &p.Options) = op
 			}
 			doc.Paths.Paths[path] = p
 		}
@@ -290,4 +260,26 @@ func operation2(s *schemas, o *operation, gv schema.GroupVersion) *spec.Operatio
 	}
 	addOpExtensions(&op.VendorExtensible, o)
 	return op
+}
+
+// opSlot picks the field of a path item (v2 or v3) that holds the operation
+// of an HTTP method; an unknown method gets a slot that is thrown away.
+func opSlot[T any](method string, get, put, post, patch, del, head, options *T) *T {
+	switch method {
+	case "get":
+		return get
+	case "put":
+		return put
+	case "post":
+		return post
+	case "patch":
+		return patch
+	case "delete":
+		return del
+	case "head":
+		return head
+	case "options":
+		return options
+	}
+	return new(T)
 }
