@@ -61,6 +61,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 			s.serveBinding(ctx, w, r, res, ri)
 			return
 		}
+	case "eviction":
+		if res.GVK.Kind == "Pod" && ri.verb == "create" {
+			s.serveEviction(ctx, w, r, res, ri)
+			return
+		}
 	case "finalize":
 		if res.GVK.Kind == "Namespace" && ri.verb == "update" {
 			s.serveFinalize(ctx, w, r, res, ri, as)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/cluster"
 	"github.com/kedge-dev/kedge/internal/controller/deployment"
+	"github.com/kedge-dev/kedge/internal/controller/disruption"
 	"github.com/kedge-dev/kedge/internal/controller/endpoints"
 	"github.com/kedge-dev/kedge/internal/controller/endpointslice"
 	"github.com/kedge-dev/kedge/internal/controller/garbagecollector"
@@ -124,6 +125,10 @@ func newManager(cfg Config, client kubernetes.Interface, meta metadata.Interface
 	}
 	rsc, err := replicaset.New(replicaset.Options{Client: client, Informers: f, Recorder: recorder(replicaset.Name), Workers: w})
 	if err := add(replicaset.Name, rsc, err); err != nil {
+		return nil, err
+	}
+	pdbc, err := disruption.New(disruption.Options{Client: client, Informers: f, Recorder: recorder(disruption.EventSource), Workers: w})
+	if err := add(disruption.Name, pdbc, err); err != nil {
 		return nil, err
 	}
 	ec, err := endpoints.New(endpoints.Options{Client: client, Informers: f, Recorder: recorder(endpoints.Name), Workers: w})
