@@ -4,7 +4,7 @@ export CGO_ENABLED := 0
 DATA_DIR ?= /var/lib/kedge
 GOFILES := $(shell find cmd internal -name '*.go' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build deps up test unit e2e vet clean
+.PHONY: all build deps tools up test unit e2e vet clean
 
 all: build
 
@@ -15,6 +15,15 @@ bin/kedge: $(GOFILES)
 
 deps:
 	@hack/install-deps.sh
+
+# Real clients the e2e tests drive besides kubectl, built from the Go module proxy.
+HELM_VERSION := v3.22.0
+tools: build/tools/helm-$(HELM_VERSION)
+
+build/tools/helm-$(HELM_VERSION):
+	@mkdir -p build/tools
+	GOBIN=$(CURDIR)/build/tools GOFLAGS=-mod=mod go install -trimpath helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv build/tools/helm $@
 
 include hack/images.mk
 
@@ -34,8 +43,8 @@ test: deps build images vet unit e2e
 unit:
 	go test -count=1 ./...
 
-e2e: build images
-	KEDGE_BIN=$(CURDIR)/bin/kedge KEDGE_IMAGES=$(CURDIR)/build/images \
+e2e: build images tools
+	KEDGE_BIN=$(CURDIR)/bin/kedge KEDGE_IMAGES=$(CURDIR)/build/images KEDGE_HELM=$(CURDIR)/build/tools/helm-$(HELM_VERSION) \
 		go test -count=1 -tags e2e -timeout 20m -v ./test/e2e/
 
 clean:

@@ -204,3 +204,12 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// waitNodeReady waits for the cluster's one node to be Ready.
+func (c *cluster) waitNodeReady() {
+	c.t.Helper()
+	c.waitFor("node Ready", 120*time.Second, func() (bool, error) {
+		out, err := c.kubectl("get", "nodes", "--no-headers")
+		return err == nil && strings.Count(out, " Ready ") == 1, err
+	})
+}
