@@ -140,7 +140,7 @@ func controlPlaneComponents(s *server.Server, cfg *server.Config) ([]func(contex
 			return nil, err
 		}
 		cm, err := controller.NewManager(controller.Config{RestConfig: rc, ClusterCIDR: cfg.ClusterCIDR,
-			NodeCIDRMaskSize: cluster.DefaultNodeCIDRMaskSize, Workers: 5})
+			NodeCIDRMaskSize: cluster.DefaultNodeCIDRMaskSize, Workers: 5, ServiceAccountKeyFile: s.ServiceAccountKeyFile()})
 		if err != nil {
 			return nil, err
 		}

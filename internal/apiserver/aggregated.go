@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"crypto/sha512"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -38,7 +40,7 @@ func wantsAggregated(r *http.Request) bool {
 
 // serveAggregated writes the aggregated discovery of the legacy group
 // (/api) or of the named groups (/apis).
-func (s *Server) serveAggregated(w http.ResponseWriter, legacy bool) {
+func (s *Server) serveAggregated(w http.ResponseWriter, r *http.Request, legacy bool) {
 	list := apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"}}
 	index := map[string]int{}
 	for _, gv := range s.reg.GroupVersions() {
@@ -58,8 +60,16 @@ func (s *Server) serveAggregated(w http.ResponseWriter, legacy bool) {
 		writeError(w, err)
 		return
 	}
+	// The ETag changes with the served resources (custom resources come
+	// and go): clients revalidate their cached discovery with it.
+	etag := fmt.Sprintf("%q", fmt.Sprintf("%X", sha512.Sum512(b)))
 	w.Header().Set("Content-Type", aggregatedContentType)
 	w.Header().Set("Vary", "Accept")
+	w.Header().Set("Etag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && match == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 }

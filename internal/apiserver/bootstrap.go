@@ -37,8 +37,13 @@ func (s *Server) maintain(ctx context.Context) {
 	}
 }
 
-// Bootstrap creates the built-in objects once (also used before serving).
-func (s *Server) Bootstrap(ctx context.Context) error { return s.bootstrap(ctx) }
+// Bootstrap creates the built-in objects once (also used before serving)
+// and starts serving the custom resources of the stored
+// CustomResourceDefinitions until ctx ends.
+func (s *Server) Bootstrap(ctx context.Context) error {
+	s.crds.Start(ctx)
+	return s.bootstrap(ctx)
+}
 
 func (s *Server) bootstrap(ctx context.Context) error {
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {

@@ -88,6 +88,25 @@ func (c *codec) decodeBody(res *registry.Resource, body []byte, fv fieldValidati
 		return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", actual.Kind, res.GVK.Kind))
 	}
 	into.GetObjectKind().SetGroupVersionKind(res.GVK)
+	if res.Coerce != nil {
+		// Schema-driven kinds learn their unknown fields by pruning.
+		unknown, err := res.Coerce(into)
+		if err != nil {
+			return nil, nil, cannotHandle(res, err)
+		}
+		if len(unknown) > 0 && fv == validateStrict {
+			errs := make([]error, len(unknown))
+			for i, p := range unknown {
+				errs[i] = fmt.Errorf("unknown field %q", p)
+			}
+			return nil, nil, cannotHandle(res, runtime.NewStrictDecodingError(errs))
+		}
+		if fv == validateWarn {
+			for _, p := range unknown {
+				warnings = append(warnings, fmt.Sprintf("unknown field %q", p))
+			}
+		}
+	}
 	return into, warnings, nil
 }
 

@@ -25,7 +25,7 @@ func (s *Server) serveNonResource(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Write([]byte("ok"))
 	case (p == "/api" || p == "/apis") && wantsAggregated(r):
-		s.serveAggregated(w, p == "/api")
+		s.serveAggregated(w, r, p == "/api")
 	case p == "/api":
 		writeValue(w, http.StatusOK, metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
@@ -120,6 +120,8 @@ func subresources(res *registry.Resource) []metav1.APIResource {
 			metav1.APIResource{Name: "pods/eviction", Namespaced: true, Group: "policy", Version: "v1", Kind: "Eviction", Verbs: []string{"create"}})
 	case "Namespace":
 		out = append(out, metav1.APIResource{Name: "namespaces/finalize", Kind: "Namespace", Verbs: []string{"update"}})
+	case "ServiceAccount":
+		out = append(out, metav1.APIResource{Name: "serviceaccounts/token", Namespaced: true, Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest", Verbs: []string{"create"}})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -23,8 +23,13 @@ var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namesp
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	res, ok := s.reg.Lookup(ri.gv.WithResource(ri.resource))
 	if !ok || (!res.Namespaced && ri.namespace != "") {
-		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		// As upstream answers a path it does not serve (a custom
+		// resource whose definition is gone, say).
+		writeError(w, apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "", 0, false))
 		return
+	}
+	if res.Warning != "" {
+		w.Header().Add("Warning", fmt.Sprintf("299 - %q", res.Warning))
 	}
 	if !allowed(res, ri.verb) {
 		writeError(w, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), ri.verb))
@@ -41,6 +46,15 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
 	defer cancel()
+	if err := validateWriteOptions(r, ri.verb); err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx = withManager(ctx, requestManager(r))
+	if err := checkCustomPatch(r, res, ri); err != nil {
+		writeError(w, err)
+		return
+	}
 	switch ri.subresource {
 	case "":
 		s.serveMain(ctx, w, r, res, ri, as)
@@ -64,6 +78,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 	case "eviction":
 		if res.GVK.Kind == "Pod" && ri.verb == "create" {
 			s.serveEviction(ctx, w, r, res, ri)
+			return
+		}
+	case "token":
+		if res.GVK.Kind == "ServiceAccount" && res.GVK.Group == "" && ri.verb == "create" {
+			s.serveToken(ctx, w, r, ri)
 			return
 		}
 	case "finalize":
@@ -166,7 +185,7 @@ func (s *Server) serveMain(ctx context.Context, w http.ResponseWriter, r *http.R
 			return
 		}
 		if res.Review != nil {
-			out, err := res.Review(ctx, obj)
+			out, err := res.Review(s.reviewContext(ctx), obj)
 			if err != nil {
 				writeError(w, err)
 				return
@@ -270,7 +289,7 @@ func (s *Server) writeList(w http.ResponseWriter, res *registry.Resource, as acc
 	lm := metav1.ListMeta{ResourceVersion: rv, Continue: lr.cont, RemainingItemCount: lr.remaining}
 	lmRaw, _ := json.Marshal(lm)
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, res.GVK.Kind+"List", res.GVK.GroupVersion().String(), lmRaw)
+	fmt.Fprintf(&b, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, listKind(res), res.GVK.GroupVersion().String(), lmRaw)
 	for i, obj := range lr.items {
 		raw, err := s.codec.encode(res, obj)
 		if err != nil {

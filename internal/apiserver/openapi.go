@@ -22,12 +22,22 @@ func (s *Server) openAPI() *openapi.Service { return s.openapi }
 //	/openapi/v3/api/v1             OpenAPI 3.0 of one group version
 //	/openapi/v3/apis/<g>/<v>
 //
-// Documents are JSON only: a client that accepts only protobuf gets 406.
+// Documents are JSON; /openapi/v2 is also served as protobuf (gnostic's
+// OpenAPIv2 message), which kubectl asks for. Other protobuf requests get 406.
 // A v3 document asked for with its current hash is immutable and may be
 // cached for good; a stale hash is redirected to the current one.
 func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeError(w, apierrors.NewMethodNotSupported(schema.GroupResource{}, r.Method))
+		return
+	}
+	if wantsProtoV2(r.Header.Get("Accept")) && strings.TrimSuffix(r.URL.Path, "/") == "/openapi/v2" {
+		doc, err := s.openAPI().V2()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		s.serveProtoV2(w, r, doc)
 		return
 	}
 	if !acceptsJSON(r.Header.Get("Accept")) {

@@ -52,17 +52,24 @@ func applyPatch(ct string, original, patch []byte, dataStruct interface{}) ([]by
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
 		return out, nil
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return nil, statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, "server-side apply is not supported yet")
 	default:
-		return nil, statusError(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-			"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+		// Applies are served by serveApply and newScale.
+		return nil, unsupportedPatchType()
 	}
 }
 
 // servePatch patches an object (or its status). Without a resourceVersion in
 // the patch, a conflicting concurrent write is retried on the new object.
 func (s *Server) servePatch(ctx context.Context, w http.ResponseWriter, r *http.Request, res *registry.Resource, ri requestInfo, as accept, mode updateMode) {
+	pt, force, err := patchOptionsOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if pt == types.ApplyYAMLPatchType {
+		s.serveApply(ctx, w, r, res, ri, as, mode, force)
+		return
+	}
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, err)

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -95,6 +97,9 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 	if err := s.ensureNamespace(ctx, res, ns, m.GetName()); err != nil {
 		return nil, err
 	}
+	if err := s.admitCreate(ctx, res, obj); err != nil {
+		return nil, err
+	}
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
 	orig := obj.DeepCopyObject()
 	for attempt := 0; ; attempt++ {
@@ -116,6 +121,14 @@ func (s *Server) create(ctx context.Context, res *registry.Resource, ns string, 
 		} else {
 			m.SetGeneration(0)
 		}
+		// The manager owns what it sent and its defaults (upstream
+		// defaults while decoding), not what admission and the strategy
+		// set next.
+		if res.Default != nil {
+			res.Default(obj)
+		}
+		obj = s.trackFields(ctx, res, updateMain, nil, obj)
+		m, _ = meta.Accessor(obj)
 		if res.PrepareForCreate != nil {
 			res.PrepareForCreate(obj)
 		}
@@ -215,17 +228,21 @@ func (s *Server) update(ctx context.Context, res *registry.Resource, ns, name st
 			copyField(next, obj, "Status")
 			nm, _ := meta.Accessor(next)
 			nm.SetResourceVersion(m.GetResourceVersion())
+			// An apply to the status brings its managed fields along.
+			nm.SetManagedFields(m.GetManagedFields())
 			obj, m = next, nm
 		}
 	}
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	obj = s.trackFields(ctx, res, mode, old, obj)
+	m, _ = meta.Accessor(obj)
 	if res.Generation && mode == updateMain && specChanged(obj, old) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
 	errs := registry.ValidateMeta(res, m)
-	if res.Validate != nil {
+	if res.Validate != nil && !res.ValidateUpdateOnly {
 		errs = append(errs, res.Validate(obj)...)
 	}
 	if res.ValidateUpdate != nil {
@@ -294,8 +311,13 @@ func subset(a, b []string) bool {
 }
 
 // copyField copies the exported struct field name from src to dst (both
-// pointers to the same struct type).
+// pointers to the same struct type); for unstructured objects, the
+// top-level field of that name in lower camel case ("Status" → "status").
 func copyField(dst, src runtime.Object, name string) {
+	if du, ok := dst.(*unstructured.Unstructured); ok {
+		copyUnstructuredField(du, src.(*unstructured.Unstructured), strings.ToLower(name[:1])+name[1:])
+		return
+	}
 	d := reflect.ValueOf(dst).Elem().FieldByName(name)
 	sv := reflect.ValueOf(src).Elem().FieldByName(name)
 	if d.IsValid() && sv.IsValid() && d.CanSet() {
@@ -303,8 +325,13 @@ func copyField(dst, src runtime.Object, name string) {
 	}
 }
 
-// specChanged compares everything but metadata and status.
+// specChanged compares everything but metadata and status; for
+// unstructured objects everything but metadata (a status kept from the old
+// object compares equal).
 func specChanged(obj, old runtime.Object) bool {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return unstructuredSpecChanged(u, old.(*unstructured.Unstructured))
+	}
 	a, b := reflect.ValueOf(obj).Elem(), reflect.ValueOf(old).Elem()
 	for i := 0; i < a.NumField(); i++ {
 		switch a.Type().Field(i).Name {
@@ -387,7 +414,14 @@ func (s *Server) delete(ctx context.Context, res *registry.Resource, ns, name st
 			changed = true
 		}
 		if dt == nil && res.PrepareForDelete != nil {
+			before := m.GetFinalizers()
 			res.PrepareForDelete(obj)
+			// Finalizers the strategy adds hold the object too.
+			for _, f := range m.GetFinalizers() {
+				if !subset([]string{f}, before) {
+					finalizers = withFinalizer(finalizers, f)
+				}
+			}
 		}
 		if !reflect.DeepEqual(finalizers, m.GetFinalizers()) {
 			m.SetFinalizers(finalizers)

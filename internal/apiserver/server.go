@@ -6,11 +6,14 @@
 //
 // list, watch, patch, subresources (status, scale, binding, finalize),
 // discovery and Table printing are generic; what differs per kind lives in
-// internal/registry. The server keeps no state of its own beyond etcd.
+// internal/registry. Custom resources take the same path, with strategies
+// built from their CustomResourceDefinitions while the server runs
+// (crd_controller.go). The server keeps no state of its own beyond etcd.
 package apiserver
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -23,11 +26,14 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/kedge-dev/kedge/internal/apiserver/openapi"
 	"github.com/kedge-dev/kedge/internal/registry"
+	"github.com/kedge-dev/kedge/internal/serviceaccount"
 	"github.com/kedge-dev/kedge/internal/storage"
 	"github.com/kedge-dev/kedge/internal/storage/watchcache"
 	"github.com/kedge-dev/kedge/internal/version"
@@ -49,6 +55,16 @@ type Config struct {
 	// an etcd watch of its own (upstream's --watch-cache=false).
 	WatchCache        watchcache.Config
 	DisableWatchCache bool
+	// ServiceAccountKey signs ServiceAccount tokens (serviceaccounts/token)
+	// and verifies bearer tokens; nil: no tokens are issued or accepted.
+	ServiceAccountKey crypto.Signer
+	// ServiceAccountIssuer is the "iss" of issued tokens and the API
+	// audience (default https://kubernetes.default.svc.cluster.local).
+	ServiceAccountIssuer string
+	// ServiceAccountAdmission turns on upstream's ServiceAccount admission
+	// of new pods: their service account must exist, and they get the
+	// projected kube-api-access-* token volume (admission.go).
+	ServiceAccountAdmission bool
 }
 
 func (c Config) advertise() string {
@@ -62,8 +78,20 @@ type Server struct {
 	reg   *registry.Registry
 	codec *codec
 	cache *watchcache.Cacher // nil: watches and lists read etcd
+	// crds serves the custom resources of CustomResourceDefinitions
+	// (crd_controller.go).
+	crds *crdController
 	// openapi generates (once) and serves the OpenAPI documents.
 	openapi *openapi.Service
+	// openapiProto caches the protobuf form of the v2 document.
+	openapiProto protoV2
+	// fields keeps the field managers of server-side apply and
+	// managedFields (managedfields.go).
+	fields fieldManagers
+	// issuer signs and tokens verifies ServiceAccount tokens (nil
+	// without a ServiceAccountKey).
+	issuer *serviceaccount.Issuer
+	tokens *serviceaccount.Authenticator
 }
 
 // New builds an API server.
@@ -78,14 +106,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("apiserver: store and registry are required")
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, reg: cfg.Registry, codec: newCodec()}
+	s.crds = newCRDController(s)
 	s.openapi = openapi.New(openapi.Config{
-		Resources:    s.reg.Resources,
-		Subresources: subresources,
-		Scheme:       scheme.Scheme,
-		Version:      version.GitVersion,
+		Resources:      s.reg.Resources,
+		Subresources:   subresources,
+		Scheme:         scheme.Scheme,
+		Version:        version.GitVersion,
+		CustomSchema:   func(gvk schema.GroupVersionKind) *spec.Schema { return s.crds.schema(gvk, false) },
+		CustomSchemaV2: func(gvk schema.GroupVersionKind) *spec.Schema { return s.crds.schema(gvk, true) },
 	})
 	if !cfg.DisableWatchCache {
 		s.cache = watchcache.New(cfg.Store, cfg.WatchCache)
+	}
+	if err := s.setupTokens(); err != nil {
+		return nil, fmt.Errorf("apiserver: service account tokens: %w", err)
 	}
 	return s, nil
 }
@@ -93,8 +127,11 @@ func New(cfg Config) (*Server, error) {
 // Handler is the full handler chain: authentication, then the API.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := s.authenticate(r)
-		if !ok && !public(r.URL.Path) {
+		u, ok, err := s.authenticate(r)
+		if err != nil || (!ok && !public(r.URL.Path)) {
+			if err != nil {
+				slog.Debug("Unable to authenticate the request", "err", err)
+			}
 			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 			return
 		}
@@ -117,14 +154,20 @@ func public(p string) bool {
 
 // authenticate accepts a client certificate signed by the cluster CA (the
 // TLS layer verified it): the user is its CommonName, the groups its
-// Organizations, as upstream's x509 authenticator reads them.
-func (s *Server) authenticate(r *http.Request) (registry.User, bool) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		return registry.User{}, false
+// Organizations, as upstream's x509 authenticator reads them. Without one,
+// a bearer token must be a valid ServiceAccount token: an invalid token is
+// an error (401) even where no credentials are needed.
+func (s *Server) authenticate(r *http.Request) (registry.User, bool, error) {
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		cert := r.TLS.PeerCertificates[0]
+		groups := append(append([]string(nil), cert.Subject.Organization...), "system:authenticated")
+		return registry.User{Name: cert.Subject.CommonName, Groups: groups}, true, nil
 	}
-	cert := r.TLS.PeerCertificates[0]
-	groups := append(append([]string(nil), cert.Subject.Organization...), "system:authenticated")
-	return registry.User{Name: cert.Subject.CommonName, Groups: groups}, true
+	if token, ok := bearerToken(r); ok {
+		u, _, err := s.authenticateToken(r.Context(), token, nil)
+		return u, err == nil, err
+	}
+	return registry.User{}, false, nil
 }
 
 // ServeHTTP serves an authenticated request.
@@ -173,6 +216,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	s.crds.Start(ctx)
 	go s.maintain(ctx)
 	slog.Info("API server serving", "address", ln.Addr().String())
 	select {

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -127,6 +126,19 @@ func scaleOf(res *registry.Resource, obj runtime.Object) *autoscalingv1.Scale {
 // serveScale serves the scale subresource: get, update and patch of the
 // replica count.
 func (s *Server) serveScale(ctx context.Context, w http.ResponseWriter, r *http.Request, res *registry.Resource, ri requestInfo) {
+	var sr scaleRequest
+	switch ri.verb {
+	case "get":
+	case "update", "patch":
+		var err error
+		if sr, err = s.readScaleRequest(r, ri.verb); err != nil {
+			writeError(w, err)
+			return
+		}
+	default:
+		writeError(w, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), ri.verb))
+		return
+	}
 	for attempt := 0; attempt < 5; attempt++ {
 		obj, _, err := s.get(ctx, res, ri.namespace, ri.name)
 		if err != nil {
@@ -134,39 +146,20 @@ func (s *Server) serveScale(ctx context.Context, w http.ResponseWriter, r *http.
 			return
 		}
 		cur := scaleOf(res, obj)
-		var want autoscalingv1.Scale
-		switch ri.verb {
-		case "get":
+		if ri.verb == "get" {
 			writeValue(w, http.StatusOK, cur)
 			return
-		case "update":
-			body, err := readBody(r)
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			if err := s.codec.decodeInto(contentType(r), body, &want); err != nil {
-				writeError(w, err)
-				return
-			}
-		case "patch":
-			body, err := readBody(r)
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			curJSON, _ := json.Marshal(cur)
-			patched, err := applyPatch(contentType(r), curJSON, body, &autoscalingv1.Scale{})
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			if err := json.Unmarshal(patched, &want); err != nil {
-				writeError(w, apierrors.NewBadRequest(err.Error()))
-				return
-			}
-		default:
-			writeError(w, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), ri.verb))
+		}
+		// The Scale's managed fields are the parent's that own the
+		// replicas, and go back to the parent after the write.
+		fields := s.scaleFields(res, obj)
+		if cur.ManagedFields, err = fields.ToSubresource(); err != nil {
+			writeError(w, err)
+			return
+		}
+		want, warnings, err := s.newScale(ctx, res, sr, r, cur)
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		if want.Spec.Replicas < 0 {
@@ -179,13 +172,22 @@ func (s *Server) serveScale(ctx context.Context, w http.ResponseWriter, r *http.
 			return
 		}
 		res.Scale.SetReplicas(obj, want.Spec.Replicas)
-		out, _, err := s.update(ctx, res, ri.namespace, ri.name, obj, updateMain, isDryRun(r))
+		parentFields, err := fields.ToParent(want.ManagedFields)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		mustAccessor(obj).SetManagedFields(parentFields)
+		out, _, err := s.update(withFieldsTracked(ctx), res, ri.namespace, ri.name, obj, updateMain, isDryRun(r))
 		if apierrors.IsConflict(err) && want.ResourceVersion == "" {
 			continue
 		}
 		if err != nil {
 			writeError(w, err)
 			return
+		}
+		for _, wn := range warnings {
+			w.Header().Add("Warning", fmt.Sprintf("299 - %q", wn))
 		}
 		writeValue(w, http.StatusOK, scaleOf(res, out))
 		return

@@ -171,7 +171,7 @@ func (s *Server) cacheResource(res *registry.Resource) watchcache.Resource {
 	return watchcache.Resource{
 		Name:   res.GroupVersionResource().GroupResource().String() + "/" + res.GVK.Version,
 		Prefix: prefix(res, ""),
-		Decode: func(kv storage.KV) (runtime.Object, error) { return s.codec.fromStore(res, kv) },
+		Decode: func(kv storage.KV) (runtime.Object, error) { return s.codec.fromStore(s.current(res), kv) },
 	}
 }
 

@@ -6,11 +6,16 @@
 //	                          shared informers (pods, replicasets, ...)
 //	Run(ctx) ──► deployment      Deployments → ReplicaSets (rolling/recreate)
 //	             replicaset      ReplicaSets → Pods
+//	             job             Jobs → Pods run to completion, Complete/Failed
+//	             cronjob         CronJobs → Jobs on their schedule
+//	             ttlafterfinished finished Jobs → deleted after their TTL
 //	             endpoints       Services + Pods → Endpoints
 //	             endpointslice   Services + Pods → EndpointSlices
 //	             nodeipam        Nodes → spec.podCIDR(s)
 //	             nodelifecycle   Leases + Nodes → Unknown conditions, taints
-//	             serviceaccount  Namespaces → "default" ServiceAccount
+//	             serviceaccount  Namespaces → "default" ServiceAccount;
+//	                             token Secrets → token, ca.crt, namespace
+//	             rootcacert      Namespaces → kube-root-ca.crt ConfigMap
 //	             garbagecollector every resource → dependents of gone owners
 //
 // Each controller lives in its own package with its reconcile logic as pure
@@ -19,6 +24,6 @@
 // cancelled, or when one controller fails.
 //
 // Not here yet: leader election, and the other upstream loops (namespace
-// deletion, daemonset, statefulset, job, cronjob, HPA, pod GC, taint
-// eviction, root CA publisher, PV binder, service load balancer).
+// deletion, daemonset, statefulset, HPA, pod GC, taint
+// eviction, PV binder, service load balancer).
 package controller

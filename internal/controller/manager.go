@@ -19,16 +19,21 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/kedge-dev/kedge/internal/cluster"
+	"github.com/kedge-dev/kedge/internal/controller/cronjob"
+	"github.com/kedge-dev/kedge/internal/controller/daemonset"
 	"github.com/kedge-dev/kedge/internal/controller/deployment"
 	"github.com/kedge-dev/kedge/internal/controller/disruption"
 	"github.com/kedge-dev/kedge/internal/controller/endpoints"
 	"github.com/kedge-dev/kedge/internal/controller/endpointslice"
 	"github.com/kedge-dev/kedge/internal/controller/garbagecollector"
+	"github.com/kedge-dev/kedge/internal/controller/job"
 	"github.com/kedge-dev/kedge/internal/controller/namespace"
 	"github.com/kedge-dev/kedge/internal/controller/nodeipam"
 	"github.com/kedge-dev/kedge/internal/controller/nodelifecycle"
 	"github.com/kedge-dev/kedge/internal/controller/replicaset"
 	"github.com/kedge-dev/kedge/internal/controller/serviceaccount"
+	"github.com/kedge-dev/kedge/internal/controller/statefulset"
+	"github.com/kedge-dev/kedge/internal/controller/ttlafterfinished"
 )
 
 // UserAgent identifies the controller manager's requests.
@@ -44,6 +49,13 @@ type Config struct {
 	ClusterCIDR      string // default cluster.DefaultClusterCIDR (10.42.0.0/16)
 	NodeCIDRMaskSize int    // default cluster.DefaultNodeCIDRMaskSize (24)
 	Workers          int    // workers per controller, default 5
+	// RootCA is the cluster CA published as kube-root-ca.crt and put into
+	// token Secrets (default: the REST config's CA).
+	RootCA []byte
+	// ServiceAccountKeyFile signs Secret-based ServiceAccount tokens
+	// (upstream's --service-account-private-key-file); empty: the tokens
+	// controller does not run.
+	ServiceAccountKeyFile string
 }
 
 // runner is a controller of the manager.
@@ -89,6 +101,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller manager discovery client: %w", err)
 	}
+	if len(cfg.RootCA) == 0 {
+		cfg.RootCA = restConfigCA(rc)
+	}
 	return newManager(cfg, client, meta, disc)
 }
 
@@ -127,6 +142,26 @@ func newManager(cfg Config, client kubernetes.Interface, meta metadata.Interface
 	if err := add(replicaset.Name, rsc, err); err != nil {
 		return nil, err
 	}
+	ssc, err := statefulset.New(statefulset.Options{Client: client, Informers: f, Recorder: recorder(statefulset.Name), Workers: w})
+	if err := add(statefulset.Name, ssc, err); err != nil {
+		return nil, err
+	}
+	dsc, err := daemonset.New(daemonset.Options{Client: client, Informers: f, Recorder: recorder(daemonset.Name), Workers: w})
+	if err := add(daemonset.Name, dsc, err); err != nil {
+		return nil, err
+	}
+	jc, err := job.New(job.Options{Client: client, Informers: f, Recorder: recorder(job.Name), Workers: w})
+	if err := add(job.Name, jc, err); err != nil {
+		return nil, err
+	}
+	cjc, err := cronjob.New(cronjob.Options{Client: client, Informers: f, Recorder: recorder(cronjob.Name), Workers: w})
+	if err := add(cronjob.Name, cjc, err); err != nil {
+		return nil, err
+	}
+	ttlc, err := ttlafterfinished.New(ttlafterfinished.Options{Client: client, Informers: f, Workers: w})
+	if err := add(ttlafterfinished.Name, ttlc, err); err != nil {
+		return nil, err
+	}
 	pdbc, err := disruption.New(disruption.Options{Client: client, Informers: f, Recorder: recorder(disruption.EventSource), Workers: w})
 	if err := add(disruption.Name, pdbc, err); err != nil {
 		return nil, err
@@ -150,6 +185,9 @@ func newManager(cfg Config, client kubernetes.Interface, meta metadata.Interface
 	}
 	sac, err := serviceaccount.New(serviceaccount.Options{Client: client, Informers: f, Workers: 1})
 	if err := add(serviceaccount.Name, sac, err); err != nil {
+		return nil, err
+	}
+	if err := addServiceAccountControllers(cfg, client, f, add); err != nil {
 		return nil, err
 	}
 	nsc, err := namespace.New(namespace.Options{Client: client, Metadata: meta, Discovery: disc, Informers: f, Workers: w})

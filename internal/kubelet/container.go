@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/kedge-dev/kedge/internal/kubelet/volume"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -41,7 +40,7 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	for _, s := range c.Args {
 		args = append(args, expand(s, lookup))
 	}
-	mounts, err := k.mounts(pod, c, podIPs)
+	mounts, err := k.mounts(pod, c, podIPs, values)
 	if err != nil {
 		return nil, err
 	}
@@ -96,48 +95,45 @@ func (s apiEnvSource) secret(ns, name string) (*v1.Secret, error) {
 	return s.k.client.CoreV1().Secrets(ns).Get(s.ctx, name, metav1.GetOptions{})
 }
 
-// mounts translates volume mounts. Supported volume types: emptyDir and
-// hostPath; mounts of other types are skipped with a warning for now.
-func (k *Kubelet) mounts(pod *v1.Pod, c *v1.Container, podIPs []string) ([]*runtimeapi.Mount, error) {
+// mounts translates volume mounts into CRI mounts of the volumes the
+// volume manager set up (types it does not support are skipped), with
+// subPath and subPathExpr (expanded from env) resolved inside the volume,
+// plus /etc/hosts and the termination message file.
+func (k *Kubelet) mounts(pod *v1.Pod, c *v1.Container, podIPs []string, env map[string]string) ([]*runtimeapi.Mount, error) {
 	podDir := k.podDir(pod.UID)
-	volumes := map[string]*v1.Volume{}
+	specs := map[string]bool{}
 	for i := range pod.Spec.Volumes {
-		volumes[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
+		specs[pod.Spec.Volumes[i].Name] = true
 	}
+	volumes := k.volumes.Mounts(pod.UID)
 	var out []*runtimeapi.Mount
 	hasHosts := false
 	for _, vm := range c.VolumeMounts {
-		vol, ok := volumes[vm.Name]
-		if !ok {
+		if !specs[vm.Name] {
 			return nil, fmt.Errorf("cannot find volume %q to mount into container %q", vm.Name, c.Name)
 		}
-		var host string
-		switch {
-		case vol.EmptyDir != nil:
-			host = filepath.Join(podDir, "volumes/kubernetes.io~empty-dir", vol.Name)
-			if err := os.MkdirAll(host, 0o777); err != nil {
-				return nil, fmt.Errorf("emptyDir %s: %w", vol.Name, err)
-			}
-			os.Chmod(host, 0o777)
-		case vol.HostPath != nil:
-			host = vol.HostPath.Path
-			if err := prepareHostPath(vol.HostPath); err != nil {
+		vol, ok := volumes[vm.Name]
+		if !ok {
+			continue // a volume type not supported yet (logged by the volume manager)
+		}
+		host := vol.HostPath
+		subPath := vm.SubPath
+		if vm.SubPathExpr != "" {
+			var err error
+			if subPath, err = volume.ExpandSubPathExpr(vm.SubPathExpr, env); err != nil {
 				return nil, err
 			}
-		default:
-			slog.Warn("volume type not supported yet; mount skipped", "pod", podFormat(pod), "volume", vol.Name, "container", c.Name)
-			continue
 		}
-		if vm.SubPath != "" {
-			host = filepath.Join(host, vm.SubPath)
-			if _, err := os.Stat(host); os.IsNotExist(err) {
-				os.MkdirAll(host, 0o755)
+		if subPath != "" {
+			var err error
+			if host, err = volume.ResolveSubPath(host, subPath, vm.Name, c.Name); err != nil {
+				return nil, err
 			}
 		}
 		if vm.MountPath == "/etc/hosts" {
 			hasHosts = true
 		}
-		m := &runtimeapi.Mount{ContainerPath: vm.MountPath, HostPath: host, Readonly: vm.ReadOnly}
+		m := &runtimeapi.Mount{ContainerPath: vm.MountPath, HostPath: host, Readonly: vm.ReadOnly || vol.ReadOnly}
 		if vm.MountPropagation != nil {
 			switch *vm.MountPropagation {
 			case v1.MountPropagationBidirectional:
@@ -173,29 +169,4 @@ func (k *Kubelet) mounts(pod *v1.Pod, c *v1.Container, podIPs []string) ([]*runt
 		out = append(out, &runtimeapi.Mount{ContainerPath: c.TerminationMessagePath, HostPath: file})
 	}
 	return out, nil
-}
-
-func prepareHostPath(hp *v1.HostPathVolumeSource) error {
-	t := v1.HostPathUnset
-	if hp.Type != nil {
-		t = *hp.Type
-	}
-	switch t {
-	case v1.HostPathDirectoryOrCreate:
-		return os.MkdirAll(hp.Path, 0o755)
-	case v1.HostPathFileOrCreate:
-		if _, err := os.Stat(hp.Path); os.IsNotExist(err) {
-			os.MkdirAll(filepath.Dir(hp.Path), 0o755)
-			f, err := os.OpenFile(hp.Path, os.O_CREATE, 0o644)
-			if err != nil {
-				return err
-			}
-			f.Close()
-		}
-	case v1.HostPathDirectory, v1.HostPathFile, v1.HostPathSocket, v1.HostPathCharDev, v1.HostPathBlockDev:
-		if _, err := os.Stat(hp.Path); err != nil {
-			return fmt.Errorf("hostPath type check failed: %s is not a %s", hp.Path, strings.ToLower(string(t)))
-		}
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/cluster"
 	"github.com/kedge-dev/kedge/internal/kubelet/cri"
+	"github.com/kedge-dev/kedge/internal/kubelet/volume"
 	"github.com/kedge-dev/kedge/internal/network"
 	"github.com/vishvananda/netlink"
 	v1 "k8s.io/api/core/v1"
@@ -98,11 +99,14 @@ type Kubelet struct {
 
 	restartBackoff *backoff
 	pullBackoff    *backoff
+	mountBackoff   *backoff
+	volumes        *volume.Manager
 	minOOMScoreAdj int
 	memoryCapacity int64
 
 	mu          sync.Mutex
 	waits       map[types.UID]map[string]waitState
+	mountWaits  map[types.UID]mountWait
 	messages    map[string]string // termination messages by container ID
 	allocatable v1.ResourceList
 	nodeUID     types.UID
@@ -180,7 +184,9 @@ func New(cfg Config) (*Kubelet, error) {
 		cgroups:        cg,
 		restartBackoff: newBackoff(backoffInitial, backoffMax),
 		pullBackoff:    newBackoff(backoffInitial, backoffMax),
+		mountBackoff:   newBackoff(mountBackoffInitial, mountBackoffMax),
 		waits:          map[types.UID]map[string]waitState{},
+		mountWaits:     map[types.UID]mountWait{},
 		messages:       map[string]string{},
 		statusNow:      make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -191,7 +197,19 @@ func New(cfg Config) (*Kubelet, error) {
 		k.minOOMScoreAdj, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 	}
 	k.memoryCapacity = memTotal()
+	k.volumes = volume.New(volume.Config{
+		PodsDir:     filepath.Join(cfg.DataDir, "pods"),
+		Client:      client,
+		Allocatable: k.allocatableCopy,
+		Changed:     func(uid types.UID) { k.queue.Add(uid) },
+	})
 	return k, nil
+}
+
+func (k *Kubelet) allocatableCopy() v1.ResourceList {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.allocatable.DeepCopy()
 }
 
 // defaultRouteIP is the source address of the IPv4 default route (a route
@@ -323,8 +341,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	defer podFactory.Shutdown()
 	defer svcFactory.Shutdown()
 
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); k.nodeLoop(ctx) }()
+	go func() { defer wg.Done(); k.volumes.Run(ctx) }()
 
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcFactory.Core().V1().Services().Informer().HasSynced) {
 		return nil // ctx ended

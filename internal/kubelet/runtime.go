@@ -228,7 +228,7 @@ func (k *Kubelet) housekeeping(ctx context.Context) {
 		for _, e := range entries {
 			uid := types.UID(e.Name())
 			if !live[uid] && k.podByUID(uid) == nil {
-				os.RemoveAll(filepath.Join(k.cfg.DataDir, "pods", e.Name()))
+				k.tearDownVolumes(uid)
 			}
 		}
 		k.gcContainers(ctx)

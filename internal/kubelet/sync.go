@@ -49,8 +49,19 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 		return 0, k.stopFinished(ctx, pod, rt)
 	}
 
+	// Containers start once every volume is set up; a running pod's
+	// volumes are refreshed (ConfigMaps, Secrets, labels, tokens).
+	ready, volumeRequeue := k.setUpVolumes(ctx, pod)
+	if !ready {
+		if err := k.writeStatus(ctx, pod, computePodStatus(pod, k.statusInput(pod, rt, false))); err != nil {
+			return 0, err
+		}
+		return volumeRequeue, nil
+	}
+
 	actions := computePodActions(pod, rt)
 	requeue, syncErr := k.execute(ctx, pod, rt, actions)
+	requeue = earliest(requeue, volumeRequeue)
 	if rt, err = k.podRuntime(ctx, uid); err != nil {
 		return 0, err
 	}
@@ -378,7 +389,7 @@ func (k *Kubelet) teardown(ctx context.Context, uid types.UID, rt *podRuntime, g
 }
 
 // removePod removes the pod's sandboxes (and with them its containers),
-// its cgroup and its directory.
+// its cgroup, its volumes and its directory.
 func (k *Kubelet) removePod(ctx context.Context, uid types.UID, rt *podRuntime) error {
 	var errs []error
 	for _, s := range rt.Sandboxes {
@@ -392,12 +403,14 @@ func (k *Kubelet) removePod(ctx context.Context, uid types.UID, rt *podRuntime) 
 	if err := k.cgroups.remove(uid); err != nil {
 		slog.Warn("remove pod cgroup (housekeeping retries)", "uid", uid, "err", err)
 	}
-	os.RemoveAll(k.podDir(uid))
 	k.forget(uid)
 	return nil
 }
 
+// forget drops what the kubelet holds for a pod that is gone: its
+// volumes and directory, waiting reasons and back-offs.
 func (k *Kubelet) forget(uid types.UID) {
+	k.tearDownVolumes(uid)
 	k.mu.Lock()
 	delete(k.waits, uid)
 	k.mu.Unlock()

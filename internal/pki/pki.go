@@ -206,3 +206,79 @@ func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
 }
+
+// ServiceAccountKeyName is the base name of the ServiceAccount token
+// signing key pair in a PKI directory: <name>.key (private) and <name>.pub
+// (public), as kubeadm names them.
+const ServiceAccountKeyName = "sa"
+
+// LoadOrCreateServiceAccountKey reads dir/sa.key, creating the pair
+// (sa.key and sa.pub) once if absent: the key that signs ServiceAccount
+// tokens. A restart reuses it, so tokens stay valid.
+func LoadOrCreateServiceAccountKey(dir string) (crypto.Signer, error) {
+	keyPath := filepath.Join(dir, ServiceAccountKeyName+".key")
+	if _, err := os.Stat(keyPath); err == nil {
+		return LoadPrivateKey(keyPath)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ServiceAccountKeyName+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// LoadPrivateKey reads a PEM private key: EC, PKCS#1 RSA or PKCS#8.
+func LoadPrivateKey(path string) (crypto.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	key, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// ParsePrivateKeyPEM parses the first PEM block of data as an EC, PKCS#1
+// RSA or PKCS#8 private key.
+func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, errors.New("no PEM block")
+	}
+	switch b.Type {
+	case "EC PRIVATE KEY":
+		return x509.ParseECPrivateKey(b.Bytes)
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("unsupported private key type %T", k)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("unsupported PEM block %q", b.Type)
+}

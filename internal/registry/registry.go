@@ -9,12 +9,15 @@ package registry
 import (
 	"context"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/version"
 )
 
 // Resource is the strategy of one resource.
@@ -53,6 +56,10 @@ type Resource struct {
 	// Validate checks a new object; ValidateUpdate an update against the old one.
 	Validate       func(obj runtime.Object) field.ErrorList
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// ValidateUpdateOnly says updates are checked by ValidateUpdate alone,
+	// which then checks the whole object (a custom resource's schema
+	// validation ignores what the update did not change).
+	ValidateUpdateOnly bool
 	// PrepareForCreate resets fields a client may not set on create.
 	PrepareForCreate func(obj runtime.Object)
 	// BeforeCreate may allocate values (a ClusterIP) and return claim keys
@@ -75,6 +82,18 @@ type Resource struct {
 	// Fields returns the selectable fields beyond metadata.name and
 	// metadata.namespace.
 	Fields func(obj runtime.Object) fields.Set
+
+	// Coerce, when set, is applied to every decoded request object of a
+	// schema-driven kind (custom resources, whose objects are
+	// unstructured): it drops the fields the schema does not declare,
+	// returning their paths ("spec.foo") for fieldValidation to report, and
+	// applies the schema's defaults. An error rejects the body.
+	Coerce func(obj runtime.Object) (unknown []string, err error)
+	// ListKind is the kind of the resource's lists; "" is GVK.Kind+"List".
+	ListKind string
+	// Warning, when set, goes with every response of the resource (the
+	// deprecation warning of a deprecated version).
+	Warning string
 
 	// Storage, when set, says that this resource shares its etcd keys and
 	// stored form with another (an older version of the same kind, or core
@@ -118,48 +137,91 @@ func (r *Resource) GroupVersionResource() schema.GroupVersionResource {
 // AllVerbs is what a resource serves unless it says otherwise.
 var AllVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
-// Registry is the set of served resources.
+// Registry is the set of served resources. Built-in resources are added
+// once; custom resources come and go while the server runs (Replace).
+// Readers never wait: every change publishes a new immutable snapshot, so
+// Lookup is one atomic load and one map read.
 type Registry struct {
+	mu   sync.Mutex // serializes writers
+	snap atomic.Pointer[snapshot]
+}
+
+// snapshot is the registry at one moment; it is never modified.
+type snapshot struct {
 	byGVR map[schema.GroupVersionResource]*Resource
 	order []*Resource
+	gvs   []schema.GroupVersion
 }
 
 // New builds a registry from resources.
 func New(resources ...*Resource) *Registry {
-	r := &Registry{byGVR: map[schema.GroupVersionResource]*Resource{}}
-	for _, res := range resources {
-		r.Add(res)
-	}
+	r := &Registry{}
+	r.snap.Store(&snapshot{byGVR: map[schema.GroupVersionResource]*Resource{}})
+	r.Add(resources...)
 	return r
 }
 
-// Add registers a resource.
-func (r *Registry) Add(res *Resource) {
-	if res.Verbs == nil {
-		res.Verbs = AllVerbs
+// Add registers resources.
+func (r *Registry) Add(resources ...*Resource) { r.Replace(nil, resources...) }
+
+// Remove unregisters resources.
+func (r *Registry) Remove(gvrs ...schema.GroupVersionResource) { r.Replace(gvrs) }
+
+// Replace unregisters the resources of remove and registers add, in one
+// step: a reader sees either the old set or the new one.
+func (r *Registry) Replace(remove []schema.GroupVersionResource, add ...*Resource) {
+	for _, res := range add {
+		if res.Verbs == nil {
+			res.Verbs = AllVerbs
+		}
+		if res.Singular == "" {
+			res.Singular = lower(res.GVK.Kind)
+		}
 	}
-	if res.Singular == "" {
-		res.Singular = lower(res.GVK.Kind)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.snap.Load()
+	drop := map[schema.GroupVersionResource]bool{}
+	for _, gvr := range remove {
+		drop[gvr] = true
 	}
-	r.byGVR[res.GroupVersionResource()] = res
-	r.order = append(r.order, res)
+	for _, res := range add {
+		drop[res.GroupVersionResource()] = true // a resource added again replaces the old one
+	}
+	next := &snapshot{byGVR: make(map[schema.GroupVersionResource]*Resource, len(old.byGVR)+len(add))}
+	for _, res := range old.order {
+		if !drop[res.GroupVersionResource()] {
+			next.order = append(next.order, res)
+		}
+	}
+	next.order = append(next.order, add...)
+	for _, res := range next.order {
+		next.byGVR[res.GroupVersionResource()] = res
+	}
+	next.gvs = groupVersions(next.order)
+	r.snap.Store(next)
 }
 
 // Lookup finds a resource.
 func (r *Registry) Lookup(gvr schema.GroupVersionResource) (*Resource, bool) {
-	res, ok := r.byGVR[gvr]
+	res, ok := r.snap.Load().byGVR[gvr]
 	return res, ok
 }
 
-// Resources lists every resource in registration order.
-func (r *Registry) Resources() []*Resource { return r.order }
+// Resources lists every resource in registration order. The slice is
+// shared: callers must not modify it.
+func (r *Registry) Resources() []*Resource { return r.snap.Load().order }
 
-// GroupVersions lists the served group versions; the legacy core group first,
-// then the named groups sorted by name.
-func (r *Registry) GroupVersions() []schema.GroupVersion {
+// GroupVersions lists the served group versions; the legacy core group
+// first, then the built-in named groups in upstream's order, then the other
+// (custom) groups by name, each with its versions by Kubernetes version
+// priority (v1 before v1beta1 before v1alpha1). The slice is shared.
+func (r *Registry) GroupVersions() []schema.GroupVersion { return r.snap.Load().gvs }
+
+func groupVersions(resources []*Resource) []schema.GroupVersion {
 	seen := map[schema.GroupVersion]bool{}
 	var out []schema.GroupVersion
-	for _, res := range r.order {
+	for _, res := range resources {
 		gv := res.GVK.GroupVersion()
 		if !seen[gv] {
 			seen[gv] = true
@@ -167,27 +229,41 @@ func (r *Registry) GroupVersions() []schema.GroupVersion {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Group == "" || out[j].Group == "" {
-			return out[i].Group == ""
+		a, b := out[i], out[j]
+		if a.Group == "" || b.Group == "" {
+			return a.Group == "" && b.Group != ""
 		}
-		return groupPriority(out[i].Group) < groupPriority(out[j].Group)
+		pa, pb := groupPriority(a.Group), groupPriority(b.Group)
+		if pa != pb {
+			return pa < pb
+		}
+		if pa < len(builtinGroupOrder) {
+			return false // built-in groups keep their versions' registration order
+		}
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		return version.CompareKubeAwareVersionStrings(a.Version, b.Version) > 0
 	})
 	return out
 }
 
-// groupPriority orders groups the way kube-apiserver lists them in /apis.
+// builtinGroupOrder is the order kube-apiserver lists its groups in /apis.
+var builtinGroupOrder = []string{"apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+	"authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io", "networking.k8s.io",
+	"policy", "rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io",
+	"apiextensions.k8s.io", "scheduling.k8s.io", "coordination.k8s.io", "node.k8s.io",
+	"discovery.k8s.io", "flowcontrol.apiserver.k8s.io"}
+
+// groupPriority is the rank of a group in /apis: built-in groups by
+// upstream's order, every other group after them.
 func groupPriority(group string) int {
-	order := []string{"apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
-		"authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io", "networking.k8s.io",
-		"policy", "rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io",
-		"apiextensions.k8s.io", "scheduling.k8s.io", "coordination.k8s.io", "node.k8s.io",
-		"discovery.k8s.io", "flowcontrol.apiserver.k8s.io"}
-	for i, g := range order {
+	for i, g := range builtinGroupOrder {
 		if g == group {
 			return i
 		}
 	}
-	return len(order)
+	return len(builtinGroupOrder)
 }
 
 func lower(s string) string {

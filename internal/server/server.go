@@ -43,6 +43,10 @@ type Config struct {
 	// Components to run beside the API server.
 	DisableScheduler         bool
 	DisableControllerManager bool
+	// DisableServiceAccountAdmission turns off the API server's
+	// ServiceAccount admission of pods (service account must exist, token
+	// volume kube-api-access-*), which is on as upstream has it.
+	DisableServiceAccountAdmission bool
 }
 
 // Server is the control plane.
@@ -105,13 +109,22 @@ func (s *Server) NodeKubeconfig(node string) string {
 	return filepath.Join(s.cfg.DataDir, "agent", "kubelet.kubeconfig")
 }
 
-// Credentials makes the CA, the serving certificate and the kubeconfigs of
-// the admin and of each component. nodeName, when set, also gets a kubelet
-// kubeconfig.
+// ServiceAccountKeyFile is the private key that signs ServiceAccount
+// tokens (sa.key; sa.pub beside it).
+func (s *Server) ServiceAccountKeyFile() string {
+	return filepath.Join(s.tlsDir(), pki.ServiceAccountKeyName+".key")
+}
+
+// Credentials makes the CA, the serving certificate, the ServiceAccount
+// signing key and the kubeconfigs of the admin and of each component.
+// nodeName, when set, also gets a kubelet kubeconfig.
 func (s *Server) Credentials(nodeName string) error {
 	ca, err := pki.LoadOrCreateCA(s.tlsDir(), "ca", "kedge-ca")
 	if err != nil {
 		return err
+	}
+	if _, err := pki.LoadOrCreateServiceAccountKey(s.tlsDir()); err != nil {
+		return fmt.Errorf("service account key: %w", err)
 	}
 	host, _ := os.Hostname()
 	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.ParseIP(s.cfg.AdvertiseAddress)}
@@ -200,11 +213,15 @@ func (s *Server) Run(ctx context.Context, components ...func(ctx context.Context
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
+	saKey, err := pki.LoadPrivateKey(s.ServiceAccountKeyFile())
+	if err != nil {
+		return fmt.Errorf("service account key: %w", err)
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Store: store, Registry: reg, BindAddress: s.cfg.BindAddress, Port: s.cfg.Port,
 		AdvertiseAddress: s.cfg.AdvertiseAddress, ServiceCIDR: s.cfg.ServiceCIDR,
 		CertFile: filepath.Join(s.tlsDir(), "serving-kube-apiserver.crt"), KeyFile: filepath.Join(s.tlsDir(), "serving-kube-apiserver.key"),
-		ClientCA: pool,
+		ClientCA: pool, ServiceAccountKey: saKey, ServiceAccountAdmission: !s.cfg.DisableServiceAccountAdmission,
 	})
 	if err != nil {
 		return err

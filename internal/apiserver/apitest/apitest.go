@@ -53,6 +53,7 @@ type Server struct {
 	API    *apiserver.Server
 	URL    string
 
+	ctx    context.Context
 	cancel context.CancelFunc
 	http   *httptest.Server
 	apiCfg apiserver.Config
@@ -79,7 +80,7 @@ func NewWithOptions(tb testing.TB, opts Options) *Server {
 // Start starts etcd and the API server with their files under dir.
 func Start(ctx context.Context, dir string, opts Options) (_ *Server, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Server{cancel: cancel}
+	s := &Server{ctx: ctx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -170,6 +171,10 @@ func (s *Server) RestartAPIServer(between func() error) error {
 	api, err := apiserver.New(s.apiCfg)
 	if err != nil {
 		return err
+	}
+	// As at a real start: the built-in objects, the custom resources.
+	if err := api.Bootstrap(s.ctx); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -31,6 +31,10 @@ type Input struct {
 	// its CustomResourceDefinition; used in v2 and v3 alike), or nil: the
 	// kind is then described as an object that keeps unknown fields.
 	CustomSchema func(gvk schema.GroupVersionKind) *spec.Schema
+	// CustomSchemaV2 is CustomSchema in the form the Swagger 2.0 document
+	// publishes (no anyOf/allOf/oneOf/not, no nullable); nil: CustomSchema.
+	// Both leave out apiVersion, kind and metadata, which the documents add.
+	CustomSchemaV2 func(gvk schema.GroupVersionKind) *spec.Schema
 }
 
 // gvksByType maps Go types to the group-version-kinds they serve as.
@@ -197,6 +201,9 @@ func V2(in Input) *spec.Swagger {
 	gvks := gvksByType(in)
 	s := newSchemas(false, gvks)
 	s.custom = in.CustomSchema
+	if in.CustomSchemaV2 != nil {
+		s.custom = in.CustomSchemaV2
+	}
 	doc := &spec.Swagger{SwaggerProps: spec.SwaggerProps{
 		Swagger: "2.0",
 		Info:    &spec.Info{InfoProps: spec.InfoProps{Title: "Kubernetes", Version: in.Version}},

@@ -66,6 +66,9 @@ var (
 	mediaAny     = []string{"*/*"}
 	mediaPatches = []string{"application/apply-patch+yaml", "application/json-patch+json",
 		"application/merge-patch+json", "application/strategic-merge-patch+json"}
+	// Custom resources have no patch strategies: no strategic merge patch
+	// (kubectl apply reads this to choose a JSON merge patch instead).
+	mediaCustomPatches = []string{"application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"}
 )
 
 var (
@@ -265,6 +268,14 @@ func okResponse(t *kindRef, codes ...int) []response {
 	return append(out, response{code: 401, desc: "Unauthorized"})
 }
 
+// patchMedia are the patch formats a body kind takes.
+func patchMedia(k *kindRef) []string {
+	if k.kind.Kind != "" {
+		return mediaCustomPatches
+	}
+	return mediaPatches
+}
+
 func hasVerb(verbs []string, v string) bool {
 	for _, x := range verbs {
 		if x == v {
@@ -339,7 +350,7 @@ func (b *pathBuilder) resource(res *registry.Resource, subs []metav1.APIResource
 	if hasVerb(verbs, "patch") {
 		b.add(item, &operation{method: "patch", id: "patch" + b.gvID + nsID + kind, desc: "partially update the specified " + kind,
 			action: "patch", gvk: &gvk, params: cloneParams(itemParams, patchParams, []param{prettyParam}), body: typePatch,
-			consumes: mediaPatches, produces: mediaObject, resps: okResponse(obj, 200, 201)})
+			consumes: patchMedia(obj), produces: mediaObject, resps: okResponse(obj, 200, 201)})
 	}
 	if hasVerb(verbs, "delete") {
 		b.add(item, &operation{method: "delete", id: "delete" + b.gvID + nsID + kind, desc: "delete" + article(kind) + kind,
@@ -430,7 +441,7 @@ func (b *pathBuilder) subresource(res *registry.Resource, parent *kindRef, sub m
 		case "patch":
 			b.add(path, &operation{method: "patch", id: "patch" + b.gvID + nsID + kind + subID,
 				desc: "partially update " + name + " of the specified " + kind, action: "patch", gvk: &gvk, params: params(patchParams),
-				body: typePatch, consumes: mediaPatches, produces: mediaObject, resps: okResponse(obj, 200, 201)})
+				body: typePatch, consumes: patchMedia(obj), produces: mediaObject, resps: okResponse(obj, 200, 201)})
 		case "create":
 			b.add(path, &operation{method: "post", id: "create" + b.gvID + nsID + kind + subID,
 				desc: "create " + name + " of" + article(kind) + kind, action: "post", gvk: &gvk, params: params(createParams),

@@ -368,12 +368,7 @@ func (s *schemas) customRef(gvk schema.GroupVersionKind, list bool) spec.Schema 
 			}}
 			gvk.Kind += "List"
 		} else if cs := s.customSchema(gvk); cs != nil {
-			d := *cs
-			d.Extensions = spec.Extensions{}
-			for k, v := range cs.Extensions {
-				d.Extensions[k] = v
-			}
-			def = &d
+			def = s.customKind(cs)
 		} else {
 			def = &spec.Schema{SchemaProps: spec.SchemaProps{
 				Type: []string{"object"},
@@ -390,6 +385,74 @@ func (s *schemas) customRef(gvk schema.GroupVersionKind, list bool) spec.Schema 
 		s.defs[name] = def
 	}
 	return spec.Schema{SchemaProps: spec.SchemaProps{Ref: spec.MustCreateRef(s.refPrefix() + name)}}
+}
+
+// customKind is the definition of a custom resource's kind from its
+// schema, as upstream publishes it: with apiVersion, kind and metadata, at
+// the root and in the embedded resources (x-kubernetes-embedded-resource)
+// it declares. In v2, a kind that keeps unknown fields is a bare object:
+// properties would make client-side validation refuse the unknown ones.
+func (s *schemas) customKind(cs *spec.Schema) *spec.Schema {
+	var d spec.Schema
+	if b, err := json.Marshal(cs); err != nil || json.Unmarshal(b, &d) != nil {
+		d = *cs
+	}
+	if keep, _ := d.Extensions.GetBool("x-kubernetes-preserve-unknown-fields"); keep && !s.v3 {
+		return &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"object"}}}
+	}
+	if d.Extensions == nil {
+		d.Extensions = spec.Extensions{}
+	}
+	d.SetProperty("metadata", s.objectMetaProperty())
+	d.SetProperty("apiVersion", typeMetaProperty(s, "apiVersion"))
+	d.SetProperty("kind", typeMetaProperty(s, "kind"))
+	s.addEmbedded(&d)
+	return &d
+}
+
+func (s *schemas) objectMetaProperty() spec.Schema {
+	p := s.ref(reflect.TypeOf(metav1.ObjectMeta{}))
+	p.Description = fieldDocs(reflect.TypeOf(metav1.PartialObjectMetadata{}))["metadata"]
+	return s.wrapRef(p)
+}
+
+// addEmbedded gives the embedded resources below a custom schema their
+// apiVersion, kind and metadata.
+func (s *schemas) addEmbedded(d *spec.Schema) {
+	if d == nil {
+		return
+	}
+	for k, p := range d.Properties {
+		s.addEmbedded(&p)
+		d.Properties[k] = p
+	}
+	if d.Items != nil {
+		s.addEmbedded(d.Items.Schema)
+	}
+	if d.AdditionalProperties != nil {
+		s.addEmbedded(d.AdditionalProperties.Schema)
+	}
+	if keep, _ := d.Extensions.GetBool("x-kubernetes-preserve-unknown-fields"); keep && !s.v3 {
+		return
+	}
+	if embedded, _ := d.Extensions.GetBool("x-kubernetes-embedded-resource"); !embedded {
+		return
+	}
+	str := func(desc string) spec.Schema {
+		return spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}, Description: desc}}
+	}
+	d.SetProperty("apiVersion", str("apiVersion defines the versioned schema of this representation of an object. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"))
+	d.SetProperty("kind", str("kind is a string value representing the type of this object. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"))
+	d.SetProperty("metadata", s.objectMetaProperty())
+	for _, r := range []string{"kind", "apiVersion"} {
+		found := false
+		for _, x := range d.Required {
+			found = found || x == r
+		}
+		if !found {
+			d.Required = append(d.Required, r)
+		}
+	}
 }
 
 func (s *schemas) customSchema(gvk schema.GroupVersionKind) *spec.Schema {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/kedge-dev/kedge/internal/registry"
 )
@@ -26,6 +27,10 @@ type Config struct {
 	Subresources func(*registry.Resource) []metav1.APIResource
 	Scheme       *runtime.Scheme
 	Version      string
+	// CustomSchema and CustomSchemaV2 give the schemas of custom
+	// resources (see Input); the documents are rebuilt when the resources
+	// change, so a changed schema comes with new resources.
+	CustomSchema, CustomSchemaV2 func(gvk schema.GroupVersionKind) *spec.Schema
 }
 
 // Document is one generated document, as served.
@@ -91,7 +96,8 @@ func (s *Service) refresh() Input {
 	if key := b.String(); key != s.key {
 		s.key, s.v3, s.dsc, s.v2 = key, nil, nil, nil
 	}
-	return Input{Resources: res, Subresources: s.cfg.Subresources, Scheme: s.cfg.Scheme, Version: s.cfg.Version}
+	return Input{Resources: res, Subresources: s.cfg.Subresources, Scheme: s.cfg.Scheme, Version: s.cfg.Version,
+		CustomSchema: s.cfg.CustomSchema, CustomSchemaV2: s.cfg.CustomSchemaV2}
 }
 
 func (s *Service) buildV3(in Input) error {

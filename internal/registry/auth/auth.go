@@ -30,10 +30,52 @@ func SelfSubjectReviews() *registry.Resource {
 		Review: func(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
 			r := obj.(*authenticationv1.SelfSubjectReview)
 			u, _ := registry.UserFrom(ctx)
-			r.Status.UserInfo = authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+			r.Status.UserInfo = userInfo(u)
 			return r, nil
 		},
 	}
+}
+
+// TokenReviews answers "who does this bearer token authenticate" for
+// another component (a webhook, an aggregated API server). The server's
+// token authenticator comes with the request context.
+func TokenReviews() *registry.Resource {
+	return &registry.Resource{
+		GVK: authenticationv1.SchemeGroupVersion.WithKind("TokenReview"), Name: "tokenreviews", Verbs: createOnly,
+		New:     func() runtime.Object { return &authenticationv1.TokenReview{} },
+		NewList: func() runtime.Object { return &authenticationv1.TokenReview{} },
+		Review: func(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+			r := obj.(*authenticationv1.TokenReview)
+			if r.Spec.Token == "" {
+				return nil, apierrors.NewBadRequest("token is required for TokenReview in authentication")
+			}
+			r.Status = authenticationv1.TokenReviewStatus{}
+			review, ok := registry.TokenReviewerFrom(ctx)
+			if !ok {
+				return r, nil
+			}
+			u, auds, err := review(ctx, r.Spec.Token, r.Spec.Audiences)
+			if err != nil {
+				r.Status.Error = err.Error()
+				return r, nil
+			}
+			r.Status.Authenticated = true
+			r.Status.User = userInfo(u)
+			r.Status.Audiences = auds
+			return r, nil
+		},
+	}
+}
+
+func userInfo(u registry.User) authenticationv1.UserInfo {
+	info := authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		info.Extra = map[string]authenticationv1.ExtraValue{}
+		for k, v := range u.Extra {
+			info.Extra[k] = authenticationv1.ExtraValue(v)
+		}
+	}
+	return info
 }
 
 // SelfSubjectAccessReviews answers "may I" (`kubectl auth can-i`).

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/kedge-dev/kedge/internal/registry"
+	"github.com/kedge-dev/kedge/internal/registry/apiextensions"
 	"github.com/kedge-dev/kedge/internal/registry/apps"
 	"github.com/kedge-dev/kedge/internal/registry/auth"
 	"github.com/kedge-dev/kedge/internal/registry/autoscaling"
@@ -62,9 +63,10 @@ func New(cfg Config) *registry.Registry {
 	all = append(all, networking.Ingresses(), networking.IngressClasses(), networking.NetworkPolicies())
 	all = append(all, storagereg.StorageClasses(), storagereg.CSIDrivers(), storagereg.CSINodes(), storagereg.VolumeAttachments())
 	all = append(all, rbac.Roles(), rbac.RoleBindings(), rbac.ClusterRoles(), rbac.ClusterRoleBindings())
+	all = append(all, apiextensions.CustomResourceDefinitions())
 	all = append(all, scheduling.PriorityClasses())
 	all = append(all, events.Events())
-	all = append(all, auth.SelfSubjectReviews(), auth.SelfSubjectAccessReviews(), auth.SubjectAccessReviews())
+	all = append(all, auth.SelfSubjectReviews(), auth.TokenReviews(), auth.SelfSubjectAccessReviews(), auth.SubjectAccessReviews())
 	all = append(all, coordination.Leases())
 	all = append(all, discovery.EndpointSlices())
 	return registry.New(all...)

@@ -35,6 +35,7 @@ type cache struct {
 	cfg    Config
 	src    Source
 	ready  chan struct{} // closed once the first list is in, or the cache failed
+	stop   context.CancelFunc
 
 	mu       sync.Mutex
 	err      error              // why the cache stopped
@@ -68,6 +69,9 @@ func (c *cache) run(ctx context.Context, hint int64) {
 	defer cancel()
 	pw, err := c.fill(ctx, hint)
 	if err != nil {
+		if ctx.Err() != nil {
+			err = ErrStopped
+		}
 		c.fail(err)
 		return
 	}

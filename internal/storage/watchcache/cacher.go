@@ -155,8 +155,24 @@ func (c *Cacher) cacheFor(r Resource, hint int64) *cache {
 	}
 	ch := newCache(c, r)
 	c.caches[r.Name] = ch
-	go ch.run(c.ctx, hint)
+	ctx, stop := context.WithCancel(c.ctx)
+	ch.stop = stop
+	go ch.run(ctx, hint)
 	return ch
+}
+
+// Forget stops the cache of a resource, if it has one: its watchers close
+// and the next request starts a new cache. A resource whose decoding
+// changed (a custom resource whose definition changed) is forgotten so
+// that no object decoded the old way is served again.
+func (c *Cacher) Forget(name string) {
+	c.mu.Lock()
+	ch := c.caches[name]
+	delete(c.caches, name)
+	c.mu.Unlock()
+	if ch != nil {
+		ch.stop()
+	}
 }
 
 func (c *Cacher) remove(ch *cache) {
