@@ -46,7 +46,7 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *v1.Pod, c *v1.Container,
 	}
 	present := status.Image != nil
 	if present && policy != v1.PullAlways {
-		k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+		k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Pulled", "Container image %q already present on machine and can be accessed by the pod", c.Image)
 		return status.Image.Id, 0, nil
 	}
 	if !present && policy == v1.PullNever {

@@ -224,9 +224,9 @@ func TestKubeletRunsPods(t *testing.T) {
 		seen[e.Reason+": "+e.Message] = true
 	}
 	for _, want := range []string{
-		`Pulled: Container image "localhost/busybox:1.36" already present on machine`,
-		"Created: Created container: c",
-		"Started: Started container c",
+		`Pulled: Container image "localhost/busybox:1.36" already present on machine and can be accessed by the pod`,
+		"Created: Container created",
+		"Started: Container started",
 		"Killing: Stopping container c",
 		"BackOff: Back-off restarting failed container c in pod crash_default(uid-crash)",
 	} {

@@ -265,14 +265,14 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		k.containerEvent(pod, kind, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", msg)
 		return 0, fmt.Errorf("create container %s of pod %s: %w", c.Name, podFormat(pod), err)
 	}
-	k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Created", "Created container: %v", c.Name)
+	k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Created", "Container created")
 	if _, err := k.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
 		msg := grpcMessage(err)
 		k.setWait(pod.UID, c.Name, &waitState{Reason: reasonRunContainerError, Message: msg})
 		k.containerEvent(pod, kind, c.Name, v1.EventTypeWarning, "Failed", "Error: %v", msg)
 		return 0, fmt.Errorf("start container %s of pod %s: %w", c.Name, podFormat(pod), err)
 	}
-	k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Started", "Started container %v", c.Name)
+	k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Started", "Container started")
 	k.setWait(pod.UID, c.Name, nil)
 	return 0, nil
 }

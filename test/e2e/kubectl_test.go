@@ -464,6 +464,97 @@ metadata: {name: w}
 		has(out, "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"other\"}}: field is immutable")
 	})
 
+	step("custom resources", func(t *testing.T) {
+		crd := `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd], categories: [all]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Color, type: string, jsonPath: .spec.color, priority: 1}
+    - {name: Phase, type: string, jsonPath: .status.phase}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, description: How big the widget is.}
+              color: {type: string, enum: [red, blue], default: blue}
+              replicas: {type: integer}
+          status:
+            type: object
+            properties:
+              phase: {type: string}
+              replicas: {type: integer}
+`
+		has(k("apply", "-f", write("crd.yaml", crd)), "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created")
+		k("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s")
+		has(k("get", "crd", "widgets.example.com"), "NAME", "CREATED AT", "widgets.example.com")
+		has(k("api-resources", "--api-group=example.com"), "widgets", "wd", "example.com/v1", "true", "Widget")
+		has(k("-n", "shop", "create", "-f", write("w.yaml", `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1}
+spec: {size: 3}
+`)), "widget.example.com/w1 created")
+		out := k("-n", "shop", "get", "widgets") // no phase yet: a blank cell, as kubectl prints nil
+		if !regexp.MustCompile(`(?m)^NAME\s+SIZE\s+PHASE\s+AGE\nw1\s+3\s+\S+$`).MatchString(out) {
+			t.Fatalf("get widgets:\n%s", out)
+		}
+		out = k("-n", "shop", "get", "wd", "-o", "wide")
+		if !regexp.MustCompile(`(?m)^NAME\s+SIZE\s+COLOR\s+PHASE\s+AGE\nw1\s+3\s+blue\s+\S+$`).MatchString(out) {
+			t.Fatalf("get widgets -o wide (the default color):\n%s", out)
+		}
+		// Validation errors name the field as upstream does.
+		out = fails("-n", "shop", "create", "-f", write("bad-w.yaml", `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: bad}
+spec: {size: 0, color: green}
+`))
+		has(out, `The Widget "bad" is invalid: `, `spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1`,
+			`spec.color: Unsupported value: "green": supported values: "red", "blue"`)
+		has(fails("-n", "shop", "create", "-f", write("bad-w2.yaml", `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: bad}
+spec: {colour: red}
+`)), `unknown field "spec.colour"`)
+		// The status subresource: status writes go through it only.
+		has(k("-n", "shop", "patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Ready"}}`), "widget.example.com/w1 patched")
+		k("-n", "shop", "patch", "widget", "w1", "--type=merge", "-p", `{"spec":{"size":4},"status":{"phase":"Ignored"}}`)
+		if got := k("-n", "shop", "get", "widget", "w1", "-o", "jsonpath={.spec.size} {.status.phase} {.metadata.generation}"); got != "4 Ready 2" {
+			t.Fatalf("after spec and status patches: %q", got)
+		}
+		has(k("-n", "shop", "scale", "widget", "w1", "--replicas=3"), "widget.example.com/w1 scaled")
+		if got := k("-n", "shop", "get", "widget", "w1", "-o", "jsonpath={.spec.replicas}"); got != "3" {
+			t.Fatalf("after scale: %q", got)
+		}
+		out = k("explain", "widgets.spec")
+		has(out, "GROUP:      example.com", "KIND:       Widget", "VERSION:    v1", "What the widget should be.",
+			"size\t<integer> -required-", "How big the widget is.", "color\t<string>")
+		has(k("get", "all", "-n", "shop"), "widget.example.com/w1")
+		has(k("delete", "crd", "widgets.example.com"), `customresourcedefinition.apiextensions.k8s.io "widgets.example.com" deleted`)
+		// kubectl's cached discovery may still map widgets; the server no longer serves them.
+		has(fails("-n", "shop", "get", "widgets"), "the server could not find the requested resource")
+		has(fails("get", "--raw", "/apis/example.com/v1/namespaces/shop/widgets"), "Error from server (NotFound)")
+		if out := k("api-resources", "--api-group=example.com", "-o", "name"); out != "" {
+			t.Fatalf("api-resources after the CRD is gone: %q", out)
+		}
+	})
+
 	step("delete cascade", func(t *testing.T) {
 		mk := func(name string) {
 			k("-n", "shop", "create", "deployment", name, "--image=localhost/echo:1")

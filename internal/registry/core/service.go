@@ -193,7 +193,8 @@ func validateService(s *corev1.Service) field.ErrorList {
 		}
 		k := key{p.Port, p.Protocol}
 		if seen[k] {
-			// Upstream prints the port struct with its Go field names.
+			// Upstream prints the duplicate key (protocol and port of an
+			// otherwise empty port) with its Go field names.
 			errs = append(errs, field.Duplicate(pp, struct {
 				Name        string
 				Protocol    corev1.Protocol
@@ -201,7 +202,7 @@ func validateService(s *corev1.Service) field.ErrorList {
 				Port        int32
 				TargetPort  int32
 				NodePort    int32
-			}{p.Name, p.Protocol, p.AppProtocol, p.Port, 0, 0}))
+			}{Protocol: p.Protocol, Port: p.Port}))
 		}
 		seen[k] = true
 	}
