@@ -4,6 +4,8 @@
 //	API server ──(informer: pods with spec.nodeName=<node>)──► queue of pod UIDs
 //	runtime ──(relist every 1 s: the PLEG)───────────────────► queue
 //	queue ─► syncPod: runtime state (podRuntime) + pod
+//	             ─► volume.Manager.SetUp (containers wait until every
+//	                volume is set up; FailedMount events)
 //	             ─► computePodActions (pure) ─► CRI calls, events
 //	             ─► computePodStatus  (pure) ─► pods/status
 //	node loop: Node registration, status (conditions, capacity, nodeInfo),
@@ -21,9 +23,13 @@
 //     grace 0; runtime pods whose object is gone are torn down too.
 //   - back-off: container restarts and image pulls wait 10 s, doubling to
 //     5 min; the first restart is immediate.
+//   - volumes: package volume sets them up (emptyDir, hostPath, configMap,
+//     secret, downwardAPI, projected with ServiceAccount tokens) under
+//     <DataDir>/pods/<uid>/volumes; a ConfigMap or Secret change queues
+//     the pods that project it, whose next sync rewrites the files.
 //
 // Behaviour users see (condition reasons, event reasons and messages,
 // waiting reasons, labels) follows upstream's kubelet. Not here yet:
-// probes, lifecycle hooks, volumes other than emptyDir and hostPath, the
+// probes, lifecycle hooks, persistent and CSI volumes, the
 // kubelet API on :10250 (logs, exec), image pull secrets, eviction.
 package kubelet

@@ -143,7 +143,8 @@ func (c *cluster) destroy() {
 	}
 	if c.cmd != nil && c.client != nil {
 		// Pods go first so that their sandboxes and cgroups are released.
-		exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "delete", "deployments,pods,services", "--all", "--wait=false").Run()
+		exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "delete", "deployments,statefulsets,daemonsets,jobs,cronjobs,replicasets,pods",
+			"--all", "--all-namespaces", "--wait=false").Run()
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
 			out, _ := exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "get", "pods", "-A", "-o", "name").Output()

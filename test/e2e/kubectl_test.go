@@ -555,6 +555,40 @@ spec: {colour: red}
 		}
 	})
 
+	step("kubectl versions", func(t *testing.T) {
+		// Every kubectl release users may have (1.27 to 1.33 sit beside the real file).
+		real, err := filepath.EvalSymlinks(mustLookPath(t, "kubectl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bins, _ := filepath.Glob(filepath.Join(filepath.Dir(real), "kubectl.1.*"))
+		if len(bins) == 0 {
+			t.Fatalf("no kubectl.1.NN beside %s", real)
+		}
+		for _, bin := range bins {
+			v := strings.TrimPrefix(filepath.Base(bin), "kubectl.")
+			run := func(args ...string) string {
+				t.Helper()
+				out, err := exec.Command(bin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...).CombinedOutput()
+				if err != nil {
+					t.Fatalf("kubectl %s %s: %v\n%s", v, strings.Join(args, " "), err, out)
+				}
+				return string(out)
+			}
+			has(run("version"), "Server Version", "v1.37.2+kedge.1")
+			has(run("api-resources"), "deployments", "customresourcedefinitions")
+			name := "v" + strings.ReplaceAll(v, ".", "-")
+			cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: " + name + ", namespace: shop}\ndata: {k: v}\n"
+			has(run("apply", "-f", write(name+".yaml", cm)), "configmap/"+name+" created")
+			has(run("apply", "-f", write(name+".yaml", strings.Replace(cm, "k: v", "k: w", 1))), "configmap/"+name+" configured")
+			has(run("apply", "--server-side", "--force-conflicts", "-f", write(name+".yaml", strings.Replace(cm, "k: v", "k: x", 1))), "configmap/"+name+" serverside-applied")
+			has(run("-n", "shop", "get", "cm", name, "-o", "wide"), name)
+			has(run("-n", "shop", "get", "deploy", "web"), "2/2")
+			has(run("explain", "deployment.spec.replicas"), "replicas")
+			has(run("-n", "shop", "delete", "cm", name), "deleted")
+		}
+	})
+
 	step("delete cascade", func(t *testing.T) {
 		mk := func(name string) {
 			k("-n", "shop", "create", "deployment", name, "--image=localhost/echo:1")
@@ -598,4 +632,13 @@ spec: {colour: red}
 		has(k("delete", "ns", "shop", "--timeout=120s"), `namespace "shop" deleted`)
 		has(fails("get", "ns", "shop"), `namespaces "shop" not found`)
 	})
+}
+
+func mustLookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

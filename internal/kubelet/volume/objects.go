@@ -105,17 +105,6 @@ func (o *objects) releaseLocked(uid types.UID, k objectKey) {
 	}
 }
 
-// pods returns the UIDs of pods with references.
-func (o *objects) podUIDs() []types.UID {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make([]types.UID, 0, len(o.byPod))
-	for uid := range o.byPod {
-		out = append(out, uid)
-	}
-	return out
-}
-
 func (o *objects) start(k objectKey) *objectWatch {
 	ctx, cancel := context.WithCancel(o.ctx)
 	selector := "metadata.name=" + k.name
