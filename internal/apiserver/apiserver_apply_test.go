@@ -12,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -411,5 +413,83 @@ func TestApplyToStatusAndScale(t *testing.T) {
 	if e := entry(d.ManagedFields, "hpa", metav1.ManagedFieldsOperationApply, "scale"); *d.Spec.Replicas != 6 || !owns(e, "f:spec.f:replicas") ||
 		entry(d.ManagedFields, "kubectl", metav1.ManagedFieldsOperationUpdate, "scale") != nil {
 		t.Errorf("apply to scale: replicas %d %+v", *d.Spec.Replicas, d.ManagedFields)
+	}
+}
+
+// Creates of one template (remembered by content) and of another record
+// the fields each has.
+func TestCreatesRecordTheFieldsOfTheirOwnContent(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	var fields []string
+	for i, labels := range []map[string]string{{"app": "web"}, {"app": "web"}, {"app": "web", "extra": "x"}} {
+		p := pod(fmt.Sprintf("p%d", i))
+		p.Labels = labels
+		got, err := s.client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{FieldManager: "rs-controller"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := entry(got.ManagedFields, "rs-controller", metav1.ManagedFieldsOperationUpdate, "")
+		if e == nil || e.Time == nil || len(got.ManagedFields) != 1 {
+			t.Fatalf("create %d: %+v", i, got.ManagedFields)
+		}
+		fields = append(fields, string(e.FieldsV1.Raw))
+	}
+	if fields[0] != fields[1] || fields[1] == fields[2] || !strings.Contains(fields[2], `"f:extra"`) {
+		t.Errorf("fields of the creates: %q", fields)
+	}
+	other, err := s.client.CoreV1().Pods("default").Create(ctx, pod("q"), metav1.CreateOptions{FieldManager: "someone-else"})
+	if err != nil || entry(other.ManagedFields, "someone-else", metav1.ManagedFieldsOperationUpdate, "") == nil {
+		t.Errorf("another manager's create: %v %+v", err, other.ManagedFields)
+	}
+}
+
+// Custom resources: applies merge with a deduced schema (every list atomic).
+func TestApplyToCustomResources(t *testing.T) {
+	s := startServer(t)
+	createCRD(t, s, crdFromYAML(t, widgetCRD))
+	ctx := context.Background()
+	w := dynamic.NewForConfigOrDie(s.config).Resource(widgetsV1).Namespace("default")
+	config := func(size int) []byte {
+		return []byte(fmt.Sprintf(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1"},"spec":{"size":%d,"tags":["a"]}}`, size))
+	}
+	created, err := w.Patch(ctx, "w1", types.ApplyPatchType, config(3), metav1.PatchOptions{FieldManager: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry(created.GetManagedFields(), "m1", metav1.ManagedFieldsOperationApply, "")
+	if e == nil || e.APIVersion != "example.com/v1" || !owns(e, "f:spec.f:size") || !owns(e, "f:spec.f:tags") {
+		t.Fatalf("apply entry: %+v", created.GetManagedFields())
+	}
+	if color, _, _ := unstructured.NestedString(created.Object, "spec", "color"); color != "red" {
+		t.Errorf("schema defaults not applied to an applied object: %q", color)
+	}
+	// The CRD's schema types the apply: an undeclared field is upstream's
+	// error; a field under x-kubernetes-preserve-unknown-fields is not.
+	_, err = w.Patch(ctx, "w1", types.ApplyPatchType,
+		[]byte(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1"},"spec":{"size":3,"bogus":1}}`), metav1.PatchOptions{FieldManager: "m1"})
+	if statusCause(err) != `failed to create typed patch object (/w1; example.com/v1, Kind=Widget): .spec.bogus: field not declared in schema` {
+		t.Errorf("undeclared field: %v", err)
+	}
+	free, err := w.Patch(ctx, "w1", types.ApplyPatchType,
+		[]byte(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1"},"spec":{"size":3,"tags":["a"],"free":{"x":{"y":1}}}}`), metav1.PatchOptions{FieldManager: "m1"})
+	if err != nil || !owns(entry(free.GetManagedFields(), "m1", metav1.ManagedFieldsOperationApply, ""), "f:spec.f:free.f:x.f:y") {
+		t.Fatalf("preserved unknown fields: %v", err)
+	}
+	if _, err := w.Patch(ctx, "w1", types.MergePatchType, []byte(`{"spec":{"size":4}}`), metav1.PatchOptions{FieldManager: "m2"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Patch(ctx, "w1", types.ApplyPatchType, config(5), metav1.PatchOptions{FieldManager: "m1"})
+	if !apierrors.IsConflict(err) || statusCause(err) != `Apply failed with 1 conflict: conflict with "m2" using example.com/v1: .spec.size` {
+		t.Fatalf("want a conflict on .spec.size, got %v", err)
+	}
+	st, err := w.Patch(ctx, "w1", types.ApplyPatchType,
+		[]byte(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1"},"status":{"phase":"Ready"}}`),
+		metav1.PatchOptions{FieldManager: "widget-controller"}, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(st.GetManagedFields(), "widget-controller", metav1.ManagedFieldsOperationApply, "status"); !owns(e, "f:status.f:phase") {
+		t.Errorf("status apply: %+v", st.GetManagedFields())
 	}
 }

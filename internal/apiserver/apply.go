@@ -168,6 +168,12 @@ func (s *Server) serveApply(ctx context.Context, w http.ResponseWriter, r *http.
 			writeError(w, err)
 			return
 		}
+		more, err := coerceApplied(res, obj, fv)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		warnings = append(warnings, more...)
 		m := mustAccessor(obj)
 		if m == nil {
 			writeError(w, apierrors.NewBadRequest("the applied object has no metadata"))
@@ -210,6 +216,33 @@ func (s *Server) serveApply(ctx context.Context, w http.ResponseWriter, r *http.
 		s.writeObject(w, res, as, http.StatusOK, out, warnings)
 		return
 	}
+}
+
+// coerceApplied prunes and defaults the result of an apply to a
+// schema-driven kind (a custom resource), as decoding does with the body
+// of other writes, with the same fieldValidation.
+func coerceApplied(res *registry.Resource, obj runtime.Object, fv fieldValidation) ([]string, error) {
+	if res.Coerce == nil {
+		return nil, nil
+	}
+	unknown, err := res.Coerce(obj)
+	if err != nil {
+		return nil, cannotHandle(res, err)
+	}
+	var warnings []string
+	for _, p := range unknown {
+		switch fv {
+		case validateStrict:
+			errs := make([]error, len(unknown))
+			for i, p := range unknown {
+				errs[i] = fmt.Errorf("unknown field %q", p)
+			}
+			return nil, cannotHandle(res, runtime.NewStrictDecodingError(errs))
+		case validateWarn:
+			warnings = append(warnings, fmt.Sprintf("unknown field %q", p))
+		}
+	}
+	return warnings, nil
 }
 
 // scaleFields converts the managed fields of a scalable object to those of

@@ -12,25 +12,35 @@ package apiserver
 //	apply (apply.go)      ──► FieldManager.Apply(live, config, manager, force)
 //	                           operation Apply; conflicts are 409
 //
-// There is one FieldManager per kind and subresource ("", "status", "scale"),
-// built on first use and kept. They share one type converter built once from
-// the OpenAPI v2 definitions of the built-in kinds (openapi.Models); custom
-// resources, and kinds the converter does not know, use a deduced converter
-// (every list atomic). The status subresource owns only .status; the main
-// resource of a kind with a status subresource never owns .status.
+// There is one FieldManager per kind and subresource ("", "status",
+// "scale"), built on first use and kept. The built-in kinds share one type
+// converter, built once from their OpenAPI v3 definitions (openapi.Models,
+// what upstream builds its converter from: the defaults there fill in the
+// keys of list items); a custom resource's is built from its CRD's schemas;
+// a kind without a schema gets a deduced one (every list atomic). The
+// status subresource owns only .status; the main resource of a kind with a
+// status subresource never owns .status.
+//
+// Cost on the hot path: a create compares the new object with an empty one
+// (as a map, cheaper to walk than an empty Go object), and the fields a
+// create records are remembered by the object's content, so the pods a
+// controller makes from one template cost one JSON encoding each.
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -155,6 +165,8 @@ type fieldManagerEntry struct {
 	// create compares the new object with. Comparing with this map costs
 	// less than walking an empty Go object, and finds the same fields.
 	empty map[string]interface{}
+	// created remembers the managed fields of recent creates by content.
+	created *createdFields
 }
 
 // fieldManager returns the FieldManager of res (subresource "", "status" or
@@ -181,7 +193,7 @@ func (s *Server) fieldManagerEntry(res *registry.Resource, subresource string) (
 	if err != nil {
 		return e, err
 	}
-	e = fieldManagerEntry{res: res, fm: fm, empty: empty}
+	e = fieldManagerEntry{res: res, fm: fm, empty: empty, created: &createdFields{}}
 	f.mu.Lock()
 	if f.byID == nil {
 		f.byID = map[fieldManagerID]fieldManagerEntry{}
@@ -208,16 +220,16 @@ func (s *Server) newFieldManager(res *registry.Resource, subresource string) (*m
 	}
 	conv := objectConvertor{s}
 	if _, custom := res.New().(runtime.Unstructured); custom {
-		return managedfields.NewDefaultCRDFieldManager(managedfields.NewDeducedTypeConverter(), conv, conv, conv,
+		return managedfields.NewDefaultCRDFieldManager(s.customTypeConverter(res), conv, conv, conv,
 			kind, hubOf(kind.GroupVersion()), subresource, reset)
 	}
-	return managedfields.NewDefaultFieldManager(s.typeConverter(kind), conv, conv, conv,
+	return managedfields.NewDefaultFieldManager(s.builtinTypeConverter(kind), conv, conv, conv,
 		kind, hubOf(kind.GroupVersion()), subresource, reset)
 }
 
-// typeConverter returns the converter of the built-in kinds if it knows
+// builtinTypeConverter returns the converter of the built-in kinds if it knows
 // kind, else a deduced one.
-func (s *Server) typeConverter(kind schema.GroupVersionKind) managedfields.TypeConverter {
+func (s *Server) builtinTypeConverter(kind schema.GroupVersionKind) managedfields.TypeConverter {
 	f := &s.fields
 	f.once.Do(func() {
 		var typed []*registry.Resource
@@ -244,6 +256,34 @@ func (s *Server) typeConverter(kind schema.GroupVersionKind) managedfields.TypeC
 	return managedfields.NewDeducedTypeConverter()
 }
 
+// customTypeConverter returns the converter of a custom resource's
+// schemas (of every version its CustomResourceDefinition serves), or a
+// deduced one for a kind without a schema.
+func (s *Server) customTypeConverter(res *registry.Resource) managedfields.TypeConverter {
+	if s.crds == nil || s.crds.schema(res.GVK, false) == nil {
+		return managedfields.NewDeducedTypeConverter()
+	}
+	// Every served version: managed fields recorded in one are converted
+	// to another.
+	var versions []*registry.Resource
+	for _, r := range s.reg.Resources() {
+		if r.GVK.GroupKind() == res.GVK.GroupKind() && s.crds.schema(r.GVK, false) != nil {
+			versions = append(versions, r)
+		}
+	}
+	models := openapi.Models(openapi.Input{Resources: versions,
+		CustomSchema: func(gvk schema.GroupVersionKind) *spec.Schema { return s.crds.schema(gvk, false) }})
+	tc, err := newTypeConverter(models)
+	if err != nil {
+		slog.Error("server-side apply: no type converter for a custom resource", "kind", res.GVK, "err", err)
+		return managedfields.NewDeducedTypeConverter()
+	}
+	if _, ok := tc.parsers[res.GVK]; !ok {
+		return managedfields.NewDeducedTypeConverter()
+	}
+	return tc
+}
+
 // trackFields records the fields a create or update sets (operation
 // Update, by the request's manager) in obj's managedFields, from live (nil
 // on create). Like upstream it never fails a write: on error obj keeps the
@@ -261,12 +301,106 @@ func (s *Server) trackFields(ctx context.Context, res *registry.Resource, mode u
 		slog.Error("managed fields", "resource", res.Name, "err", err)
 		return obj
 	}
-	if live == nil {
-		live = &unstructured.Unstructured{Object: runtime.DeepCopyJSON(e.empty)}
-	}
-	live.GetObjectKind().SetGroupVersionKind(res.GVK)
+	manager := managerFrom(ctx)
 	obj.GetObjectKind().SetGroupVersionKind(res.GVK)
-	return e.fm.UpdateNoErrors(live, obj, managerFrom(ctx))
+	if live != nil {
+		live.GetObjectKind().SetGroupVersionKind(res.GVK)
+		return e.fm.UpdateNoErrors(live, obj, manager)
+	}
+	// A create: the same content (controllers create many pods from one
+	// template) gives the same fields, remembered by content.
+	m, err := meta.Accessor(obj)
+	if err != nil || m.GetManagedFields() != nil {
+		live = &unstructured.Unstructured{Object: runtime.DeepCopyJSON(e.empty)}
+		live.GetObjectKind().SetGroupVersionKind(res.GVK)
+		return e.fm.UpdateNoErrors(live, obj, manager)
+	}
+	key, ok := createKey(manager, obj, m)
+	if entries, hit := e.created.get(key); ok && hit {
+		now := metav1.NewTime(time.Now().UTC())
+		for i := range entries {
+			entries[i].Time = &now
+		}
+		m.SetManagedFields(entries)
+		return obj
+	}
+	live = &unstructured.Unstructured{Object: runtime.DeepCopyJSON(e.empty)}
+	live.GetObjectKind().SetGroupVersionKind(res.GVK)
+	obj = e.fm.UpdateNoErrors(live, obj, manager)
+	if ok {
+		if m, err := meta.Accessor(obj); err == nil {
+			e.created.put(key, m.GetManagedFields())
+		}
+	}
+	return obj
+}
+
+// createdFields remembers the managed fields of the creates of one kind by
+// the content of their objects, at most maxCreated of them.
+type createdFields struct {
+	mu        sync.Mutex
+	byContent map[string][]metav1.ManagedFieldsEntry
+}
+
+const maxCreated = 256
+
+// createKey identifies what the managed fields of a create of a kind
+// depend on: the manager and the object's content but for the metadata the
+// field managers never record (name, namespace, uid, creation time,
+// resourceVersion, generation).
+func createKey(manager string, obj runtime.Object, m metav1.Object) (string, bool) {
+	name, ns, uid, rv, gen, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetResourceVersion(), m.GetGeneration(), m.GetCreationTimestamp()
+	m.SetName("")
+	m.SetNamespace("")
+	m.SetUID("")
+	m.SetResourceVersion("")
+	m.SetGeneration(0)
+	m.SetCreationTimestamp(metav1.Time{})
+	raw, err := json.Marshal(obj)
+	m.SetName(name)
+	m.SetNamespace(ns)
+	m.SetUID(uid)
+	m.SetResourceVersion(rv)
+	m.SetGeneration(gen)
+	m.SetCreationTimestamp(created)
+	if err != nil {
+		return "", false
+	}
+	return manager + "\x00" + string(raw), true
+}
+
+// get returns a copy of the managed fields remembered for a create.
+func (f *createdFields) get(key string) ([]metav1.ManagedFieldsEntry, bool) {
+	f.mu.Lock()
+	entries, ok := f.byContent[key]
+	f.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	out := make([]metav1.ManagedFieldsEntry, len(entries))
+	for i := range entries {
+		entries[i].DeepCopyInto(&out[i])
+	}
+	return out, true
+}
+
+func (f *createdFields) put(key string, entries []metav1.ManagedFieldsEntry) {
+	saved := make([]metav1.ManagedFieldsEntry, len(entries))
+	for i := range entries {
+		entries[i].DeepCopyInto(&saved[i])
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.byContent == nil {
+		f.byContent = map[string][]metav1.ManagedFieldsEntry{}
+	}
+	for k := range f.byContent {
+		if len(f.byContent) < maxCreated {
+			break
+		}
+		delete(f.byContent, k)
+	}
+	f.byContent[key] = saved
 }
 
 // objectConvertor converts, defaults and creates the objects the field

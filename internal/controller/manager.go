@@ -34,10 +34,11 @@ import (
 	"github.com/kedge-dev/kedge/internal/controller/serviceaccount"
 	"github.com/kedge-dev/kedge/internal/controller/statefulset"
 	"github.com/kedge-dev/kedge/internal/controller/ttlafterfinished"
+	"github.com/kedge-dev/kedge/internal/version"
 )
 
 // UserAgent identifies the controller manager's requests.
-const UserAgent = "kedge-controller-manager"
+var UserAgent = version.UserAgent("kube-controller-manager")
 
 // resyncPeriod is the shared informers' resync: a safety net for keys
 // dropped after too many failed retries.

@@ -19,6 +19,7 @@ import (
 	"github.com/kedge-dev/kedge/internal/cluster"
 	"github.com/kedge-dev/kedge/internal/proxy/iptables"
 	"github.com/kedge-dev/kedge/internal/proxy/snapshot"
+	"github.com/kedge-dev/kedge/internal/version"
 )
 
 // Modes the proxy can run in.
@@ -82,7 +83,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	rc := rest.CopyConfig(cfg.RestConfig)
 	if rc.UserAgent == "" {
-		rc.UserAgent = "kedge-proxy"
+		rc.UserAgent = version.UserAgent("kube-proxy")
 	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/scheduler/framework"
 	"github.com/kedge-dev/kedge/internal/scheduler/plugins"
+	"github.com/kedge-dev/kedge/internal/version"
 )
 
 // Config configures a Scheduler.
@@ -64,7 +65,7 @@ func New(cfg Config) (*Scheduler, error) {
 		}
 		rc := rest.CopyConfig(cfg.RestConfig)
 		if rc.UserAgent == "" {
-			rc.UserAgent = "kedge-scheduler"
+			rc.UserAgent = version.UserAgent("kube-scheduler")
 		}
 		var err error
 		if client, err = kubernetes.NewForConfig(rc); err != nil {

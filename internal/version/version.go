@@ -37,3 +37,11 @@ func Info() version.Info {
 		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
 	}
 }
+
+// UserAgent is a component's User-Agent in upstream's form, e.g.
+// "kube-scheduler/v1.37.2+kedge.1 (linux/amd64) kubernetes/kedge". The API
+// server names field managers after its first segment, so objects show the
+// managers users know (kube-controller-manager, kube-scheduler, ...).
+func UserAgent(component string) string {
+	return component + "/" + GitVersion + " (" + runtime.GOOS + "/" + runtime.GOARCH + ") kubernetes/kedge"
+}

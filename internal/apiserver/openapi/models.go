@@ -3,6 +3,7 @@ package openapi
 import (
 	"reflect"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
@@ -23,6 +24,7 @@ func Models(in Input) map[string]*spec.Schema {
 	for _, res := range in.Resources {
 		if _, ok := res.New().(runtime.Unstructured); ok {
 			s.customRef(res.GVK, false)
+			s.define(reflect.TypeOf(metav1.ObjectMeta{})) // what its schema refers to
 			continue
 		}
 		s.define(reflect.TypeOf(res.New()).Elem())
