@@ -395,7 +395,8 @@ data: {shared: "other"}
 
 	step("edit", func(t *testing.T) {
 		cmd := exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "-n", "shop", "edit", "cm", "settings")
-		cmd.Env = append(os.Environ(), `KUBE_EDITOR=sed -i -e s/"10"/"11"/`)
+		// kubectl runs the editor through a shell: anchor the change to its line.
+		cmd.Env = append(os.Environ(), `KUBE_EDITOR=sed -i -e 's/^  a: "10"$/  a: "11"/'`)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("kubectl edit: %v\n%s", err, out)
@@ -406,7 +407,7 @@ data: {shared: "other"}
 		}
 		// An edit that breaks validation is refused with the server's message.
 		cmd = exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "-n", "shop", "edit", "deploy", "web")
-		cmd.Env = append(os.Environ(), `KUBE_EDITOR=sed -i -e s/replicas:\ 2/replicas:\ -3/`)
+		cmd.Env = append(os.Environ(), `KUBE_EDITOR=sed -i -e 's/^  replicas: 2$/  replicas: -3/'`)
 		out, _ = cmd.CombinedOutput()
 		has(string(out), `error: deployments.apps "web" is invalid`, "error: Edit cancelled, no valid changes were saved.")
 		// kubectl reopened the editor with the server's reasons at the top, and kept that file.
