@@ -3,7 +3,7 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in containerd runc containernetworking-plugins iptables nftables conntrack iproute2 busybox-static kmod; do
+for p in containerd runc containernetworking-plugins iptables nftables conntrack iproute2 busybox-static kmod tmux; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

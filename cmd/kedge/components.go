@@ -26,6 +26,7 @@ type agentConfig struct {
 	clusterCIDR     string
 	serviceCIDR     string
 	labels          string
+	kubeletPort     int
 }
 
 func agentFlags(fs *flag.FlagSet, withCluster bool) *agentConfig {
@@ -35,6 +36,7 @@ func agentFlags(fs *flag.FlagSet, withCluster bool) *agentConfig {
 	fs.StringVar(&c.nodeIP, "node-ip", "", "InternalIP of this node (default: the default route's address)")
 	fs.StringVar(&c.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint (default: start a private containerd)")
 	fs.StringVar(&c.labels, "node-labels", "", "extra node labels, k=v,k2=v2")
+	fs.IntVar(&c.kubeletPort, "kubelet-port", 10250, "HTTPS port of the kubelet API (logs, exec, port-forward, stats)")
 	if withCluster {
 		fs.StringVar(&c.dataDir, "data-dir", cluster.DefaultDataDir, "directory for the node's state")
 		fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig of this node (default: <data-dir>/agent/kubelet.kubeconfig)")
@@ -94,7 +96,7 @@ func newKubelet(c *agentConfig, extraLabels map[string]string) (*kubelet.Kubelet
 	return kubelet.New(kubelet.Config{
 		NodeName: c.nodeName, NodeIP: c.nodeIP, DataDir: filepath.Join(c.dataDir, "agent"),
 		RunDir: cluster.RunDir(c.dataDir), RuntimeEndpoint: c.runtimeEndpoint, RestConfig: rc,
-		ClusterCIDR: c.clusterCIDR, ServiceCIDR: c.serviceCIDR, NodeLabels: labels,
+		ClusterCIDR: c.clusterCIDR, ServiceCIDR: c.serviceCIDR, NodeLabels: labels, Port: c.kubeletPort,
 	})
 }
 

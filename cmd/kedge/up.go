@@ -43,15 +43,15 @@ func init() {
 		if err != nil {
 			return err
 		}
-		if err := s.Credentials(ac.nodeName); err != nil {
-			return err
-		}
 		*cfg = s.Config()
 		ac.dataDir, ac.clusterCIDR, ac.serviceCIDR = cfg.DataDir, cfg.ClusterCIDR, cfg.ServiceCIDR
 		if ac.nodeIP == "" {
 			ac.nodeIP = cfg.AdvertiseAddress
 		}
 		if err := ac.resolve(); err != nil {
+			return err
+		}
+		if err := s.Credentials(ac.nodeName, ac.nodeIP); err != nil {
 			return err
 		}
 		comps, err := controlPlaneComponents(s, cfg)

@@ -35,6 +35,11 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, ri reques
 		writeError(w, apierrors.NewMethodNotSupported(res.GroupVersionResource().GroupResource(), ri.verb))
 		return
 	}
+	// Logs, exec, attach, port-forward and node proxy are the kubelets'
+	// (proxy.go): streams of any media type, no request timeout.
+	if ri.subresource != "" && s.serveConnect(w, r, res, ri) {
+		return
+	}
 	as, err := negotiate(r)
 	if err != nil {
 		writeError(w, err)

@@ -57,7 +57,7 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 	if len(parts) > 2 {
 		ri.subresource = parts[2]
 	}
-	if len(parts) > 3 {
+	if len(parts) > 3 && ri.subresource != "proxy" { // .../proxy/<path> goes to a node or pod
 		return ri, false
 	}
 	if ri.resource == "namespaces" && ri.name == "" && ri.namespace != "" {

@@ -65,6 +65,13 @@ type Config struct {
 	// of new pods: their service account must exist, and they get the
 	// projected kube-api-access-* token volume (admission.go).
 	ServiceAccountAdmission bool
+	// KubeletClientCertFile and KubeletClientKeyFile are the client
+	// certificate the server reaches kubelets with (pods/log, exec,
+	// attach, portforward, nodes/proxy); KubeletCA verifies the kubelets'
+	// serving certificates (nil: they are not verified, upstream's
+	// default).
+	KubeletClientCertFile, KubeletClientKeyFile string
+	KubeletCA                                   *x509.CertPool
 }
 
 func (c Config) advertise() string {
@@ -92,6 +99,8 @@ type Server struct {
 	// without a ServiceAccountKey).
 	issuer *serviceaccount.Issuer
 	tokens *serviceaccount.Authenticator
+	// kubelets are the transports to kubelets (proxy.go).
+	kubelets kubeletTransports
 }
 
 // New builds an API server.

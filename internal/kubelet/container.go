@@ -22,6 +22,9 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *v1.Pod, c *v1.Contai
 	k.mu.Lock()
 	allocatable := k.allocatable.DeepCopy()
 	k.mu.Unlock()
+	if err := k.checkRunAsNonRoot(ctx, pod, c, imageRef); err != nil {
+		return nil, err
+	}
 	env, err := makeEnv(c, envContext{
 		Pod: pod, PodIPs: podIPs, HostIPs: k.hostIPs, Services: k.serviceList(), Allocatable: allocatable,
 	}, apiEnvSource{ctx: ctx, k: k})

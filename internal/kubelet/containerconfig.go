@@ -271,7 +271,8 @@ func containerSecurity(pod *v1.Pod, c *v1.Container) *runtimeapi.LinuxContainerS
 		}
 	}
 	sc.Seccomp = seccomp(podSeccomp, cSeccomp)
-	if !sc.Privileged {
+	unmasked := c.SecurityContext != nil && c.SecurityContext.ProcMount != nil && *c.SecurityContext.ProcMount == v1.UnmaskedProcMount
+	if !sc.Privileged && !unmasked {
 		sc.MaskedPaths = defaultMaskedPaths
 		sc.ReadonlyPaths = defaultReadonlyPaths
 	}
@@ -312,6 +313,11 @@ func oomScoreAdj(pod *v1.Pod, c *v1.Container, memoryCapacity int64) int {
 		return 999
 	}
 	adj := 1000 - int(1000*req.Value()/memoryCapacity)
+	if isSidecar(c) {
+		// A sidecar is no likelier to be killed than the regular
+		// container requesting least memory.
+		adj = min(adj, 1000-int(1000*minRegularMemoryRequest(pod)/memoryCapacity))
+	}
 	if adj < 3 {
 		return 3
 	}

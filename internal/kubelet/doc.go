@@ -27,9 +27,41 @@
 //     secret, downwardAPI, projected with ServiceAccount tokens) under
 //     <DataDir>/pods/<uid>/volumes; a ConfigMap or Secret change queues
 //     the pods that project it, whose next sync rewrites the files.
+//   - security (security.go, containerconfig.go): securityContext maps to
+//     the CRI's, pod-level values default the containers'; runAsNonRoot
+//     is checked against runAsUser or the image's user (CRI ImageStatus)
+//     and refused with CreateContainerConfigError; fsGroup owns volumes
+//     (package volume).
+//   - resources: cpu shares from requests, CFS quota and memory limit
+//     from limits, oom_score_adj by QoS class; pod cgroups under
+//     kubepods[/burstable|/besteffort] (cgroups.go). containerd reports
+//     OOM kills as reason OOMKilled.
+//   - sidecars (sidecar.go): init containers with restartPolicy Always
+//     start in order, count as initialized once running, are restarted
+//     whenever they exit and stopped with the pod.
+//   - eviction (eviction.go, eviction_node.go): upstream's hard
+//     thresholds (memory.available<100Mi, nodefs.available<10%,
+//     imagefs.available<15%, nodefs.inodesFree<5%) set the pressure
+//     conditions; under memory pressure one pod per 10 s round is
+//     stopped and reported Failed/Evicted.
+//   - probes and hooks: package prober runs liveness, readiness and
+//     startup probes (one worker per probe per running container) and
+//     postStart/preStop hooks (probes.go ties them in): readiness makes
+//     containers ready, a liveness or startup failure kills the container
+//     ("Container c failed liveness probe, will be restarted"); postStart
+//     runs before a container counts as running, preStop before SIGTERM
+//     within the grace period.
+//   - images: pulled per imagePullPolicy with the credentials of the
+//     pod's imagePullSecrets (or registries.yaml); <DataDir>/registries.yaml
+//     becomes containerd's certs.d hosts.toml files (mirrors, plain HTTP,
+//     TLS); image GC frees disk above 85 % (package images).
 //
 // Behaviour users see (condition reasons, event reasons and messages,
 // waiting reasons, labels) follows upstream's kubelet. Not here yet:
-// probes, lifecycle hooks, persistent and CSI volumes, the
-// kubelet API on :10250 (logs, exec), image pull secrets, eviction.
+// persistent and CSI volumes, soft eviction thresholds and disk-pressure
+// eviction.
+//
+// The kubelet API on :10250 (logs, exec, attach, port-forward, stats,
+// metrics) is package server, run by serveAPI (kubeletapi.go) with the
+// informer's pods and the CRI client.
 package kubelet

@@ -16,6 +16,8 @@ import (
 
 	"github.com/kedge-dev/kedge/internal/cluster"
 	"github.com/kedge-dev/kedge/internal/kubelet/cri"
+	"github.com/kedge-dev/kedge/internal/kubelet/images"
+	"github.com/kedge-dev/kedge/internal/kubelet/prober"
 	"github.com/kedge-dev/kedge/internal/kubelet/volume"
 	"github.com/kedge-dev/kedge/internal/network"
 	"github.com/vishvananda/netlink"
@@ -70,6 +72,14 @@ type Config struct {
 	CgroupRoot string
 	// PodLogsDir defaults to /var/log/pods.
 	PodLogsDir string
+	// Port is the kubelet API's HTTPS port (logs, exec, attach,
+	// port-forward, stats; the node's daemonEndpoints say it): 10250 by
+	// default, negative turns the API off.
+	Port int
+	// TLSCertFile and TLSKeyFile are the API's serving certificate,
+	// signed by the cluster CA (default <DataDir>/tls/serving-kubelet.crt
+	// and .key). Client certificates must chain to the CA of RestConfig.
+	TLSCertFile, TLSKeyFile string
 	// NoGuard leaves the traffic guard (network.EnsureGuard on ClusterCIDR
 	// and ServiceCIDR, in the kubelet's network namespace) to the caller.
 	// By default Run ensures it before running pods and repairs it
@@ -99,8 +109,11 @@ type Kubelet struct {
 
 	restartBackoff *backoff
 	pullBackoff    *backoff
+	pullErrors     images.LastErrors
+	registries     *images.Registries
 	mountBackoff   *backoff
 	volumes        *volume.Manager
+	probes         *prober.Manager
 	minOOMScoreAdj int
 	memoryCapacity int64
 
@@ -197,6 +210,7 @@ func New(cfg Config) (*Kubelet, error) {
 		k.minOOMScoreAdj, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 	}
 	k.memoryCapacity = memTotal()
+	k.probes = k.newProber()
 	k.volumes = volume.New(volume.Config{
 		PodsDir:     filepath.Join(cfg.DataDir, "pods"),
 		Client:      client,
@@ -268,6 +282,10 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	defer cancel()
 	log := slog.With("node", k.cfg.NodeName)
 	if err := k.ensureGuard(); err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+
+	if err := k.loadRegistries(); err != nil {
 		return fmt.Errorf("kubelet: %w", err)
 	}
 
@@ -344,6 +362,14 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); k.nodeLoop(ctx) }()
 	go func() { defer wg.Done(); k.volumes.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); k.serveAPI(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); k.probes.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); k.newImageGC().Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); k.evictionLoop(ctx) }()
 
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcFactory.Core().V1().Services().Informer().HasSynced) {
 		return nil // ctx ended

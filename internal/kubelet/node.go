@@ -53,12 +53,17 @@ type nodeFacts struct {
 	RuntimeVersion    string
 	OS, Arch          string
 	Images            []v1.ContainerImage
+	// KubeletPort is the kubelet API's port (kubeletPort when 0).
+	KubeletPort int
 }
 
 // nodeHealth is the readiness input of the Ready condition: "" when ready,
 // else the reason message.
 type nodeHealth struct {
 	NotReadyMessage string
+	// Pressure sets the MemoryPressure, DiskPressure and PIDPressure
+	// conditions (eviction.go).
+	Pressure nodePressure
 }
 
 func (f nodeFacts) labels() map[string]string {
@@ -116,12 +121,7 @@ func nodeConditionSpecs(h nodeHealth) []conditionSpec {
 	if h.NotReadyMessage != "" {
 		ready = conditionSpec{v1.NodeReady, v1.ConditionFalse, "KubeletNotReady", h.NotReadyMessage}
 	}
-	return []conditionSpec{
-		{v1.NodeMemoryPressure, v1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"},
-		{v1.NodeDiskPressure, v1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"},
-		{v1.NodePIDPressure, v1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"},
-		ready,
-	}
+	return append(pressureConditionSpecs(h.Pressure), ready)
 }
 
 // nodeEvent is a node event to record after a status change.
@@ -148,7 +148,11 @@ func setNodeStatus(node *v1.Node, f nodeFacts, h nodeHealth, now time.Time) []no
 	allocatable[v1.ResourceEphemeralStorage] = *resource.NewQuantity(f.EphemeralBytes-f.EphemeralBytes/10, resource.DecimalSI)
 	s.Capacity, s.Allocatable = capacity, allocatable
 	s.Addresses = []v1.NodeAddress{{Type: v1.NodeInternalIP, Address: f.IP}, {Type: v1.NodeHostName, Address: f.Name}}
-	s.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: kubeletPort}}
+	port := int32(kubeletPort)
+	if f.KubeletPort > 0 {
+		port = int32(f.KubeletPort)
+	}
+	s.DaemonEndpoints = v1.NodeDaemonEndpoints{KubeletEndpoint: v1.DaemonEndpoint{Port: port}}
 	s.NodeInfo = v1.NodeSystemInfo{
 		MachineID:               f.MachineID,
 		SystemUUID:              f.SystemUUID,
@@ -222,6 +226,7 @@ func (k *Kubelet) gatherFacts(ctx context.Context) nodeFacts {
 		RuntimeVersion: k.runtimeVersion,
 		OS:             runtime.GOOS,
 		Arch:           runtime.GOARCH,
+		KubeletPort:    k.cfg.Port,
 	}
 	if f.SystemUUID == "" {
 		f.SystemUUID = f.MachineID
@@ -373,6 +378,7 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) (bool, error
 	}
 	f := k.gatherFacts(ctx)
 	h := k.health(ctx)
+	h.Pressure = k.nodePressure()
 	updated := node.DeepCopy()
 	events := setNodeStatus(updated, f, h, time.Now())
 	k.mu.Lock()

@@ -19,6 +19,9 @@ type podActions struct {
 	NextInit int
 	// Start lists the indexes of regular containers to (re)start.
 	Start []int
+	// StartSidecars lists the indexes of sidecar init containers to
+	// restart beside the regular containers (the pod is initialized).
+	StartSidecars []int
 	// Kill lists running containers to stop: not in the spec any more, or
 	// their spec changed (those are in Start/NextInit too).
 	Kill []*runtimeapi.ContainerStatus
@@ -103,9 +106,26 @@ func computePodActions(pod *v1.Pod, rt *podRuntime) podActions {
 		}
 	}
 
+	initialized := false
+	for i := range pod.Spec.Containers {
+		if rt.inSandbox(sandbox, pod.Spec.Containers[i].Name) != nil {
+			initialized = true
+		}
+	}
 	for i := range pod.Spec.InitContainers {
 		ic := &pod.Spec.InitContainers[i]
 		c := rt.inSandbox(sandbox, ic.Name)
+		if isSidecar(ic) && !changed[ic.Name] {
+			switch {
+			case running(c):
+			case initialized:
+				a.StartSidecars = append(a.StartSidecars, i)
+			default:
+				a.NextInit = i
+				return a
+			}
+			continue
+		}
 		switch {
 		case changed[ic.Name]:
 			a.NextInit = i

@@ -42,6 +42,9 @@ type statusInput struct {
 	// its containers have been stopped.
 	Terminal bool
 	Now      time.Time
+	// Probes says whether a running container has started and is ready
+	// (package prober); nil means it has no probes: started and ready.
+	Probes func(c *v1.Container, containerID string) (started, ready bool)
 }
 
 // computePodStatus derives the pod status the kubelet reports from the
@@ -92,11 +95,11 @@ func computePodStatus(pod *v1.Pod, in statusInput) v1.PodStatus {
 	}
 	for i := range pod.Spec.InitContainers {
 		s.InitContainerStatuses = append(s.InitContainerStatuses,
-			containerStatus(&pod.Spec.InitContainers[i], rt, in.Waits, defaultReason, old.InitContainerStatuses))
+			containerStatus(&pod.Spec.InitContainers[i], rt, in.Waits, defaultReason, old.InitContainerStatuses, in.Probes))
 	}
 	for i := range pod.Spec.Containers {
 		s.ContainerStatuses = append(s.ContainerStatuses,
-			containerStatus(&pod.Spec.Containers[i], rt, in.Waits, defaultReason, old.ContainerStatuses))
+			containerStatus(&pod.Spec.Containers[i], rt, in.Waits, defaultReason, old.ContainerStatuses, in.Probes))
 	}
 
 	s.Phase = podPhase(pod, s.InitContainerStatuses, s.ContainerStatuses, in.Terminal)
@@ -110,7 +113,8 @@ func computePodStatus(pod *v1.Pod, in statusInput) v1.PodStatus {
 	return s
 }
 
-func containerStatus(c *v1.Container, rt *podRuntime, waits map[string]waitState, defaultReason string, old []v1.ContainerStatus) v1.ContainerStatus {
+func containerStatus(c *v1.Container, rt *podRuntime, waits map[string]waitState, defaultReason string, old []v1.ContainerStatus,
+	probes func(*v1.Container, string) (bool, bool)) v1.ContainerStatus {
 	st := v1.ContainerStatus{Name: c.Name, Image: c.Image}
 	latest, previous := rt.byName(c.Name)
 	wait, hasWait := waits[c.Name]
@@ -136,8 +140,11 @@ func containerStatus(c *v1.Container, rt *podRuntime, waits map[string]waitState
 	switch latest.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
 		st.State.Running = &v1.ContainerStateRunning{StartedAt: apiTime(time.Unix(0, latest.StartedAt))}
-		st.Ready = true // no probes yet: running is ready
-		st.Started = ptr(true)
+		started, ready := true, true
+		if probes != nil {
+			started, ready = probes(c, latest.Id)
+		}
+		st.Ready, st.Started = ready, ptr(started)
 		if exited(previous) {
 			st.LastTerminationState.Terminated = terminated(previous, rt)
 		}
@@ -192,9 +199,12 @@ func terminated(c *runtimeapi.ContainerStatus, rt *podRuntime) *v1.ContainerStat
 // will be restarted; Succeeded or Failed once all have terminated for good.
 func podPhase(pod *v1.Pod, initStatuses, statuses []v1.ContainerStatus, terminal bool) v1.PodPhase {
 	policy := pod.Spec.RestartPolicy
-	for _, s := range initStatuses {
-		if t := s.State.Terminated; t != nil && t.ExitCode == 0 {
+	for i, s := range initStatuses {
+		if t := s.State.Terminated; t != nil && t.ExitCode == 0 && !sidecarAt(pod, i) {
 			continue
+		}
+		if sidecarAt(pod, i) && s.State.Running != nil && s.Started != nil && *s.Started {
+			continue // a started sidecar does not hold up initialization
 		}
 		anyStarted := false
 		for _, c := range statuses {
@@ -205,7 +215,7 @@ func podPhase(pod *v1.Pod, initStatuses, statuses []v1.ContainerStatus, terminal
 		if anyStarted {
 			break // initialized before (e.g. the sandbox was recreated)
 		}
-		if t := s.State.Terminated; t != nil && policy == v1.RestartPolicyNever {
+		if t := s.State.Terminated; t != nil && policy == v1.RestartPolicyNever && !sidecarAt(pod, i) {
 			return v1.PodFailed
 		}
 		if terminal {
@@ -275,7 +285,13 @@ func podConditions(pod *v1.Pod, s *v1.PodStatus, rt *podRuntime, old []v1.PodCon
 	// Initialized
 	init := v1.PodCondition{Type: v1.PodInitialized, Status: v1.ConditionTrue}
 	var incomplete []string
-	for _, st := range s.InitContainerStatuses {
+	for i, st := range s.InitContainerStatuses {
+		if sidecarAt(pod, i) {
+			if st.Started == nil || !*st.Started {
+				incomplete = append(incomplete, st.Name)
+			}
+			continue
+		}
 		if t := st.State.Terminated; t == nil || t.ExitCode != 0 {
 			incomplete = append(incomplete, st.Name)
 		}
@@ -293,6 +309,11 @@ func podConditions(pod *v1.Pod, s *v1.PodStatus, rt *podRuntime, old []v1.PodCon
 	// ContainersReady and Ready
 	ready := v1.PodCondition{Type: v1.ContainersReady, Status: v1.ConditionTrue}
 	var unready []string
+	for i, st := range s.InitContainerStatuses {
+		if sidecarAt(pod, i) && !st.Ready {
+			unready = append(unready, st.Name)
+		}
+	}
 	for _, st := range s.ContainerStatuses {
 		if !st.Ready {
 			unready = append(unready, st.Name)
@@ -307,6 +328,12 @@ func podConditions(pod *v1.Pod, s *v1.PodStatus, rt *podRuntime, old []v1.PodCon
 	}
 	podReady := ready
 	podReady.Type = v1.PodReady
+	if ready.Status == v1.ConditionTrue {
+		if msgs := readinessGateMessages(pod, old); len(msgs) > 0 {
+			podReady = v1.PodCondition{Type: v1.PodReady, Status: v1.ConditionFalse,
+				Reason: "ReadinessGatesNotReady", Message: strings.Join(msgs, ", ")}
+		}
+	}
 	conds = append(conds, podReady, ready)
 
 	// Keep conditions owned by others (PodScheduled, DisruptionTarget, ...).
@@ -348,6 +375,27 @@ func podConditions(pod *v1.Pod, s *v1.PodStatus, rt *podRuntime, old []v1.PodCon
 		return oi < oj
 	})
 	return conds
+}
+
+// readinessGateMessages says which of the pod's readiness gates (conditions
+// others set) are not True, in upstream's words.
+func readinessGateMessages(pod *v1.Pod, conds []v1.PodCondition) []string {
+	var msgs []string
+	for _, g := range pod.Spec.ReadinessGates {
+		var c *v1.PodCondition
+		for i := range conds {
+			if conds[i].Type == g.ConditionType {
+				c = &conds[i]
+			}
+		}
+		switch {
+		case c == nil:
+			msgs = append(msgs, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", string(g.ConditionType)))
+		case c.Status != v1.ConditionTrue:
+			msgs = append(msgs, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", string(g.ConditionType), c.Status))
+		}
+	}
+	return msgs
 }
 
 func anyRegularStarted(statuses []v1.ContainerStatus) bool {

@@ -60,11 +60,13 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 	}
 
 	actions := computePodActions(pod, rt)
+	k.killUnhealthy(ctx, pod, rt, &actions)
 	requeue, syncErr := k.execute(ctx, pod, rt, actions)
 	requeue = earliest(requeue, volumeRequeue)
 	if rt, err = k.podRuntime(ctx, uid); err != nil {
 		return 0, err
 	}
+	k.syncProbes(pod, rt)
 	if err := k.writeStatus(ctx, pod, computePodStatus(pod, k.statusInput(pod, rt, false))); err != nil {
 		return 0, err
 	}
@@ -78,7 +80,8 @@ func (k *Kubelet) statusInput(pod *v1.Pod, rt *podRuntime, terminal bool) status
 		waits[n] = w
 	}
 	k.mu.Unlock()
-	return statusInput{Runtime: rt, Waits: waits, HostIPs: k.hostIPs, Terminal: terminal, Now: time.Now()}
+	return statusInput{Runtime: rt, Waits: waits, HostIPs: k.hostIPs, Terminal: terminal, Now: time.Now(),
+		Probes: k.probeStatus(pod.UID)}
 }
 
 func (k *Kubelet) setWait(uid types.UID, name string, w *waitState) {
@@ -163,6 +166,16 @@ func (k *Kubelet) execute(ctx context.Context, pod *v1.Pod, rt *podRuntime, a po
 			note(wait, err)
 			mu.Unlock()
 		}(&pod.Spec.Containers[i])
+	}
+	for _, i := range a.StartSidecars {
+		wg.Add(1)
+		go func(c *v1.Container) {
+			defer wg.Done()
+			wait, err := k.startContainer(ctx, pod, c, "initContainers", sandboxID, sbConfig, rt, podIPs)
+			mu.Lock()
+			note(wait, err)
+			mu.Unlock()
+		}(&pod.Spec.InitContainers[i])
 	}
 	wg.Wait()
 	return requeue, errors.Join(errs...)
@@ -273,6 +286,11 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *v1.Pod, c *v1.Contain
 		return 0, fmt.Errorf("start container %s of pod %s: %w", c.Name, podFormat(pod), err)
 	}
 	k.containerEvent(pod, kind, c.Name, v1.EventTypeNormal, "Started", "Container started")
+	if msg, err := k.postStart(ctx, pod, c, kind, created.ContainerId, podIPs); err != nil && pod.Spec.RestartPolicy != v1.RestartPolicyNever {
+		// Killed; restarted (with back-off) once the runtime reports it exited.
+		k.setWait(pod.UID, c.Name, &waitState{Reason: reasonPostStartHookError, Message: msg})
+		return 0, nil
+	}
 	k.setWait(pod.UID, c.Name, nil)
 	return 0, nil
 }
@@ -291,6 +309,9 @@ func (k *Kubelet) stopContainer(ctx context.Context, pod *v1.Pod, c *runtimeapi.
 			message = fmt.Sprintf("Stopping container %s", name)
 		}
 		k.containerEvent(pod, kind, name, v1.EventTypeNormal, "Killing", "%s", message)
+		if running(c) {
+			grace = k.preStop(ctx, pod, kind, name, c.Id, grace)
+		}
 	}
 	_, err := k.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.Id, Timeout: grace})
 	if err != nil {
@@ -328,6 +349,7 @@ func (k *Kubelet) killPod(ctx context.Context, pod *v1.Pod, rt *podRuntime, grac
 // stopFinished stops the sandbox of a pod whose phase is terminal and
 // writes its final status; its containers stay for logs until deletion.
 func (k *Kubelet) stopFinished(ctx context.Context, pod *v1.Pod, rt *podRuntime) error {
+	k.probes.RemovePod(pod.UID)
 	if err := k.killPod(ctx, pod, rt, gracePeriod(pod)); err != nil {
 		return err
 	}
@@ -346,6 +368,7 @@ func (k *Kubelet) stopFinished(ctx context.Context, pod *v1.Pod, rt *podRuntime)
 // grace period, report the final status, remove sandbox and cgroup, then
 // delete the API object for good.
 func (k *Kubelet) terminate(ctx context.Context, pod *v1.Pod, rt *podRuntime) error {
+	k.probes.RemovePod(pod.UID)
 	if err := k.killPod(ctx, pod, rt, gracePeriod(pod)); err != nil {
 		return err
 	}
@@ -411,11 +434,13 @@ func (k *Kubelet) removePod(ctx context.Context, uid types.UID, rt *podRuntime) 
 // volumes and directory, waiting reasons and back-offs.
 func (k *Kubelet) forget(uid types.UID) {
 	k.tearDownVolumes(uid)
+	k.probes.RemovePod(uid)
 	k.mu.Lock()
 	delete(k.waits, uid)
 	k.mu.Unlock()
 	k.restartBackoff.forgetPrefix(string(uid) + "/")
 	k.pullBackoff.forgetPrefix(string(uid) + "/")
+	k.pullErrors.ForgetPrefix(string(uid) + "/")
 }
 
 // writeStatus posts the pod status when it differs from the API's.

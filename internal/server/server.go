@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"crypto/x509"
@@ -48,6 +49,10 @@ type Config struct {
 	// volume kube-api-access-*), which is on as upstream has it.
 	DisableServiceAccountAdmission bool
 }
+
+// kubeletClientCert is the base name of the API server's client
+// certificate for kubelets in the TLS dir.
+const kubeletClientCert = "client-kube-apiserver-kubelet"
 
 // Server is the control plane.
 type Server struct {
@@ -115,10 +120,18 @@ func (s *Server) ServiceAccountKeyFile() string {
 	return filepath.Join(s.tlsDir(), pki.ServiceAccountKeyName+".key")
 }
 
+// KubeletServingCert is where a node's kubelet API finds its serving
+// certificate (and .key beside it), under the agent's data dir.
+func KubeletServingCert(agentDir string) string {
+	return filepath.Join(agentDir, "tls", "serving-kubelet.crt")
+}
+
 // Credentials makes the CA, the serving certificate, the ServiceAccount
-// signing key and the kubeconfigs of the admin and of each component.
-// nodeName, when set, also gets a kubelet kubeconfig.
-func (s *Server) Credentials(nodeName string) error {
+// signing key, the API server's client certificate for kubelets and the
+// kubeconfigs of the admin and of each component. nodeName, when set,
+// also gets a kubelet kubeconfig and a serving certificate for the
+// kubelet API, valid for the node's name and nodeIPs.
+func (s *Server) Credentials(nodeName string, nodeIPs ...string) error {
 	ca, err := pki.LoadOrCreateCA(s.tlsDir(), "ca", "kedge-ca")
 	if err != nil {
 		return err
@@ -138,6 +151,28 @@ func (s *Server) Credentials(nodeName string) error {
 	}
 	if _, _, err := ca.EnsureCert(s.tlsDir(), "serving-kube-apiserver", pki.CertSpec{CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Server: true}); err != nil {
 		return err
+	}
+	// The API server reaches kubelets (logs, exec, nodes/proxy) as
+	// upstream's kube-apiserver-kubelet-client.
+	if _, _, err := ca.EnsureCert(s.tlsDir(), kubeletClientCert, pki.CertSpec{CommonName: "kube-apiserver-kubelet-client",
+		Organization: []string{"system:masters"}, Client: true}); err != nil {
+		return err
+	}
+	if nodeName != "" {
+		spec := pki.CertSpec{CommonName: "system:node:" + nodeName, Organization: []string{"system:nodes"},
+			DNSNames: []string{nodeName, "localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true}
+		if host != "" && host != nodeName {
+			spec.DNSNames = append(spec.DNSNames, host)
+		}
+		for _, a := range nodeIPs {
+			if ip := net.ParseIP(a); ip != nil && !ip.IsLoopback() {
+				spec.IPs = append(spec.IPs, ip)
+			}
+		}
+		cert := KubeletServingCert(filepath.Join(s.cfg.DataDir, "agent"))
+		if _, _, err := ca.EnsureCert(filepath.Dir(cert), strings.TrimSuffix(filepath.Base(cert), ".crt"), spec); err != nil {
+			return fmt.Errorf("kubelet serving certificate: %w", err)
+		}
 	}
 	caPath := filepath.Join(s.tlsDir(), "ca.crt")
 	clients := []struct {
@@ -222,6 +257,9 @@ func (s *Server) Run(ctx context.Context, components ...func(ctx context.Context
 		AdvertiseAddress: s.cfg.AdvertiseAddress, ServiceCIDR: s.cfg.ServiceCIDR,
 		CertFile: filepath.Join(s.tlsDir(), "serving-kube-apiserver.crt"), KeyFile: filepath.Join(s.tlsDir(), "serving-kube-apiserver.key"),
 		ClientCA: pool, ServiceAccountKey: saKey, ServiceAccountAdmission: !s.cfg.DisableServiceAccountAdmission,
+		KubeletClientCertFile: filepath.Join(s.tlsDir(), kubeletClientCert+".crt"),
+		KubeletClientKeyFile:  filepath.Join(s.tlsDir(), kubeletClientCert+".key"),
+		KubeletCA:             pool,
 	})
 	if err != nil {
 		return err

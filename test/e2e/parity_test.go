@@ -15,9 +15,7 @@ import (
 // parityPending lists the observations of the parity scenario that still
 // differ from upstream, each with the reason; every other one must match
 // upstream's output byte for byte (after the scenario's normalization).
-var parityPending = map[string]string{
-	"logs-job": "pods/log needs the kubelet's API server (issue 4)",
-}
+var parityPending = map[string]string{}
 
 // TestOutputParity runs the parity scenario (testdata/parity, a copy of
 // ../shared/parity) against a kedge cluster and compares what kubectl

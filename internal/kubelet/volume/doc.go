@@ -33,7 +33,10 @@
 // Memory-backed volumes (secret, downwardAPI, projected and emptyDir
 // medium Memory) are tmpfs mounts, sized like upstream's; a directory that
 // already is a mount point (a restarted kubelet) is kept as it is.
+// With a pod securityContext.fsGroup, emptyDir, configMap, secret,
+// downwardAPI and projected volumes belong to that group (set-group-ID
+// directories, group read, and write for emptyDir), as upstream's.
 // Not supported: persistentVolumeClaim and the other network or CSI
 // volume types (skipped), clusterTrustBundle and podCertificate
-// projections, fsGroup ownership of volume files.
+// projections.
 package volume

@@ -239,6 +239,9 @@ func (m *Manager) setUpVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, 
 		default:
 			err = fmt.Errorf("emptyDir medium %q is not supported", vol.EmptyDir.Medium)
 		}
+		if gid := podFSGroup(pod); err == nil && gid != nil && !ownedBy(dir, *gid) {
+			err = SetOwnership(dir, *gid, false)
+		}
 		return Mount{HostPath: dir}, time.Time{}, true, err
 
 	case vol.HostPath != nil:
@@ -255,7 +258,7 @@ func (m *Manager) setUpVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, 
 		if err != nil {
 			return mount, time.Time{}, true, err
 		}
-		return mount, time.Time{}, true, m.write(dir, payload, 0, false)
+		return mount, time.Time{}, true, m.write(dir, payload, 0, false, podFSGroup(pod))
 
 	case vol.Secret != nil:
 		dir := m.volumeDir(pod.UID, dirSecret, vol.Name)
@@ -268,7 +271,7 @@ func (m *Manager) setUpVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, 
 		if err != nil {
 			return mount, time.Time{}, true, err
 		}
-		return mount, time.Time{}, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true)
+		return mount, time.Time{}, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true, podFSGroup(pod))
 
 	case vol.DownwardAPI != nil:
 		dir := m.volumeDir(pod.UID, dirDownwardAPI, vol.Name)
@@ -277,7 +280,7 @@ func (m *Manager) setUpVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, 
 		if err != nil {
 			return mount, time.Time{}, true, err
 		}
-		return mount, time.Time{}, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true)
+		return mount, time.Time{}, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true, podFSGroup(pod))
 
 	case vol.Projected != nil:
 		dir := m.volumeDir(pod.UID, dirProjected, vol.Name)
@@ -287,14 +290,15 @@ func (m *Manager) setUpVolume(ctx context.Context, pod *v1.Pod, vol *v1.Volume, 
 		if err != nil {
 			return mount, src.refreshAt, true, err
 		}
-		return mount, src.refreshAt, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true)
+		return mount, src.refreshAt, true, m.write(dir, payload, MemoryVolumeSize(pod, nil, allocatable), true, podFSGroup(pod))
 	}
 	return Mount{}, time.Time{}, false, nil
 }
 
 // write prepares an atomic volume's directory (on a tmpfs when memory is
-// set) and writes the payload into it.
-func (m *Manager) write(dir string, payload Payload, size int64, memory bool) error {
+// set) and writes the payload into it; with an fsGroup the files get
+// that group and group read permission.
+func (m *Manager) write(dir string, payload Payload, size int64, memory bool, fsGroup *int64) error {
 	var err error
 	if memory {
 		err = m.tmpfsDir(dir, size)
@@ -304,7 +308,13 @@ func (m *Manager) write(dir string, payload Payload, size int64, memory bool) er
 	if err != nil {
 		return err
 	}
-	_, err = WriteAtomic(dir, payload, m.cfg.Now())
+	if fsGroup != nil {
+		payload = withGroupBits(payload, fsGroupReadOnlyMask)
+	}
+	changed, err := WriteAtomic(dir, payload, m.cfg.Now())
+	if err == nil && fsGroup != nil && (changed || !ownedBy(dir, *fsGroup)) {
+		err = SetOwnership(dir, *fsGroup, true)
+	}
 	return err
 }
 
