@@ -159,6 +159,10 @@ func (c *cluster) destroy() {
 	sock := filepath.Join(c.runDir(), "containerd", "containerd.sock")
 	exec.Command("bash", "-c", fmt.Sprintf(`for t in $(ctr -a %s -n k8s.io tasks ls -q 2>/dev/null); do ctr -a %s -n k8s.io tasks kill -s SIGKILL $t; done`, sock, sock)).Run()
 	exec.Command("pkill", "-f", "containerd --config "+c.dataDir).Run()
+	// kedge leaves containers running when it stops (a restart adopts them);
+	// a test cluster's must go with it, or later clusters find their IPs taken.
+	killPodProcesses()
+	exec.Command("pkill", "-9", "-f", "containerd-shim-runc-v2 .*"+c.runDir()).Run()
 	exec.Command("umount", "-R", c.dataDir).Run()
 	os.RemoveAll(c.dataDir)
 }
@@ -213,4 +217,24 @@ func (c *cluster) waitNodeReady() {
 		out, err := c.kubectl("get", "nodes", "--no-headers")
 		return err == nil && strings.Count(out, " Ready ") == 1, err
 	})
+}
+
+// killPodProcesses kills every process in the pod cgroups kedge creates
+// (cgroup v1 and v2 layouts). The e2e tests run one cluster at a time.
+func killPodProcesses() {
+	for _, root := range []string{"/sys/fs/cgroup/pids/kedge", "/sys/fs/cgroup/kedge", "/sys/fs/cgroup/unified/kedge"} {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				var pid int
+				if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
 }
