@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kedge-dev/kedge/internal/network"
 )
 
 // orphanGracePeriod is how long containers of a pod whose API object is
@@ -218,6 +221,7 @@ func (k *Kubelet) createSandbox(ctx context.Context, pod *v1.Pod, attempt uint32
 		return "", fmt.Errorf("run sandbox of pod %s: %w", podFormat(pod), err)
 	}
 	slog.Debug("sandbox created", "pod", podFormat(pod), "sandbox", resp.PodSandboxId)
+	k.forgetStaleNeighbour(ctx, resp.PodSandboxId)
 	return resp.PodSandboxId, nil
 }
 
@@ -474,4 +478,21 @@ func (k *Kubelet) writeStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatus)
 // code = ... desc =" wrapping, as upstream shows it.
 func grpcMessage(err error) string {
 	return grpcstatus.Convert(err).Message()
+}
+
+// forgetStaleNeighbour drops the host's ARP entry for a new sandbox's IP,
+// which an earlier pod with the same IP may have left (see
+// network.ForgetNeighbour).
+func (k *Kubelet) forgetStaleNeighbour(ctx context.Context, sandboxID string) {
+	st, err := k.runtime.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: sandboxID})
+	if err != nil || st.GetStatus().GetNetwork().GetIp() == "" {
+		return
+	}
+	ip := net.ParseIP(st.GetStatus().GetNetwork().GetIp())
+	if ip == nil {
+		return
+	}
+	if err := network.ForgetNeighbour(network.BridgeName, ip); err != nil {
+		slog.Debug("forget neighbour entry", "ip", ip, "err", err)
+	}
 }

@@ -131,12 +131,16 @@ func (m *Manager) Update(pod *v1.Pod, podIP string, containers []Container) {
 		}
 	}
 	live := map[string]bool{}
+	reported := map[string]bool{}    // container IDs this update speaks of
+	runningName := map[string]bool{} // container names with a running instance
 	for _, c := range containers {
+		reported[c.ID] = true
 		spec := specs[c.Name]
 		if !c.Running || spec == nil {
 			continue
 		}
 		live[c.ID] = true
+		runningName[c.Name] = true
 		if _, ok := pp.instances[c.ID]; ok {
 			continue
 		}
@@ -162,8 +166,15 @@ func (m *Manager) Update(pod *v1.Pod, podIP string, containers []Container) {
 			go w.run(m.ctx)
 		}
 	}
+	// An instance goes when its container is said to have stopped or has
+	// been replaced. One the update does not mention keeps its workers and
+	// results: a sync that saw only part of the pod must not reset a ready
+	// container to not ready (RemovePod ends them with the pod).
 	for id, inst := range pp.instances {
-		if !live[id] {
+		if live[id] {
+			continue
+		}
+		if reported[id] || runningName[inst.spec.Name] || specs[inst.spec.Name] == nil {
 			inst.stop()
 			delete(pp.instances, id)
 		}

@@ -1,0 +1,28 @@
+package network
+
+import (
+	"net"
+
+	"github.com/vishvananda/netlink"
+)
+
+// ForgetNeighbour deletes the host's neighbour (ARP) entry for ip on the
+// bridge. Pod IPs are reused: an entry left by an earlier pod that had the
+// IP points at a MAC address that no longer exists, and the host's traffic
+// to the new pod (probes, port-forward, Services) stalls for seconds until
+// the kernel re-resolves it.
+func ForgetNeighbour(bridge string, ip net.IP) error {
+	link, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return err
+	}
+	err = netlink.NeighDel(&netlink.Neigh{LinkIndex: link.Attrs().Index, IP: ip})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (err.Error() == "no such file or directory" || err.Error() == "not found")
+}
