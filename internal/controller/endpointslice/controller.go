@@ -159,8 +159,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := c.write(ctx, key, svc, changes); err != nil {
-		c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
-			"Error updating Endpoint Slices for Service %s/%s: %v", ns, name, err)
+		// A conflict means the informer cache was behind a write already
+		// made; upstream treats a stale cache as no failure worth an event.
+		// The key is retried either way.
+		if !apierrors.IsConflict(err) {
+			c.recorder.Eventf(svc, corev1.EventTypeWarning, "FailedToUpdateEndpointSlices",
+				"Error updating Endpoint Slices for Service %s/%s: %v", ns, name, err)
+		}
 		return err
 	}
 	return nil

@@ -22,6 +22,7 @@
 // endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io,
 // and service.kubernetes.io/headless for headless Services. Created and
 // updated slices carry endpoints.kubernetes.io/last-change-trigger-time.
-// Write failures become a Warning event FailedToUpdateEndpointSlices on the
-// Service (source "endpoint-slice-controller").
+// Write failures other than conflicts with a newer slice (a stale cache)
+// become a Warning event FailedToUpdateEndpointSlices on the Service
+// (source "endpoint-slice-controller").
 package endpointslice
