@@ -1,7 +1,9 @@
 package network
 
 import (
+	"errors"
 	"net"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 )
@@ -17,12 +19,8 @@ func ForgetNeighbour(bridge string, ip net.IP) error {
 		return err
 	}
 	err = netlink.NeighDel(&netlink.Neigh{LinkIndex: link.Attrs().Index, IP: ip})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !errors.Is(err, syscall.ENOENT) {
 		return err
 	}
 	return nil
-}
-
-func isNotFound(err error) bool {
-	return err != nil && (err.Error() == "no such file or directory" || err.Error() == "not found")
 }
