@@ -57,12 +57,26 @@ func main() {
 	}
 	var mu sync.Mutex
 	created := map[string]time.Time{}
+	scheduled := map[string]time.Time{} // spec.nodeName set
+	seen := map[string]time.Time{}      // the kubelet's first status (hostIP set)
 	running := map[string]time.Time{}
 	done := make(chan struct{})
 	go func() {
 		for ev := range w.ResultChan() {
 			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted || p.Status.Phase != corev1.PodRunning {
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			if _, ok := scheduled[p.Name]; !ok && p.Spec.NodeName != "" {
+				scheduled[p.Name] = now
+			}
+			if _, ok := seen[p.Name]; !ok && p.Status.HostIP != "" {
+				seen[p.Name] = now
+			}
+			mu.Unlock()
+			if p.Status.Phase != corev1.PodRunning {
 				continue
 			}
 			mu.Lock()
@@ -116,16 +130,40 @@ func main() {
 	total := time.Since(start)
 	w.Stop()
 
-	var lat []time.Duration
-	for name, t := range running {
-		lat = append(lat, t.Sub(created[name]))
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	mu.Lock()
+	defer mu.Unlock()
+	lat := latencies(created, running)
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
 	fmt.Printf("pods %d at %.0f/s: create → Running p50 %v, p90 %v, p99 %v, max %v; all Running after %v\n",
 		*pods, *qps, q(0.50).Round(time.Millisecond), q(0.90).Round(time.Millisecond), q(0.99).Round(time.Millisecond),
 		lat[len(lat)-1].Round(time.Millisecond), total.Round(time.Millisecond))
+	for _, step := range []struct {
+		name     string
+		from, to map[string]time.Time
+	}{
+		{"create → scheduled", created, scheduled},
+		{"scheduled → kubelet's first status", scheduled, seen},
+		{"kubelet's first status → Running", seen, running},
+	} {
+		l := latencies(step.from, step.to)
+		if len(l) == 0 {
+			continue
+		}
+		fmt.Printf("  %s: p50 %v, p99 %v\n", step.name, l[len(l)/2].Round(time.Millisecond), l[int(0.99*float64(len(l)-1))].Round(time.Millisecond))
+	}
 	reportMemory(*pods)
+}
+
+// latencies are to[name] - from[name] for the names in both, sorted.
+func latencies(from, to map[string]time.Time) []time.Duration {
+	var out []time.Duration
+	for name, t := range to {
+		if f, ok := from[name]; ok {
+			out = append(out, t.Sub(f))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func waitServiceAccount(ctx context.Context, c kubernetes.Interface, ns string) {

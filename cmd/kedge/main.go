@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only when KEDGE_PPROF is set
 	"os"
 	"os/signal"
 	"sort"
@@ -77,6 +79,10 @@ func main() {
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	klog.SetSlogLogger(slog.Default()) // client-go logs through slog too
+	if addr := os.Getenv("KEDGE_PPROF"); addr != "" {
+		// Profiles for benchmarks, e.g. KEDGE_PPROF=127.0.0.1:6060.
+		go func() { slog.Error("pprof listener", "err", http.ListenAndServe(addr, nil)) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := cmd.run(ctx, os.Args[2:]); err != nil {

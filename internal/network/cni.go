@@ -32,8 +32,8 @@ type CNIConfig struct {
 	MTU int
 }
 
-// RenderCNIConfig returns the conflist for c: bridge (gateway, masquerade,
-// hairpin) with host-local IPAM on the pod CIDR, then portmap for hostPorts.
+// RenderCNIConfig returns the conflist for c: bridge (gateway, hairpin;
+// masquerade is the guard's) with host-local IPAM on the pod CIDR, then portmap for hostPorts.
 // loopback is left out: containerd brings up lo in every pod itself.
 func RenderCNIConfig(c CNIConfig) ([]byte, error) {
 	prefix, err := netip.ParsePrefix(c.PodCIDR)
@@ -57,7 +57,7 @@ func RenderCNIConfig(c CNIConfig) ([]byte, error) {
 		"type":        "bridge",
 		"bridge":      c.Bridge,
 		"isGateway":   true,
-		"ipMasq":      true,
+		"ipMasq":      false, // one masquerade rule in the guard table instead
 		"hairpinMode": true,
 		"ipam": obj{
 			"type":    "host-local",

@@ -36,7 +36,7 @@ func TestRenderCNIConfig(t *testing.T) {
 		t.Fatalf("unexpected conflist: %s", data)
 	}
 	br := conf.Plugins[0]
-	if br.Type != "bridge" || br.Bridge != "kedge0" || !br.IsGateway || !br.IPMasq || !br.HairpinMode {
+	if br.Type != "bridge" || br.Bridge != "kedge0" || !br.IsGateway || br.IPMasq || !br.HairpinMode {
 		t.Errorf("bridge plugin: %+v", br)
 	}
 	if br.IPAM.Type != "host-local" || br.IPAM.DataDir != "/var/lib/kedge/agent/cni" || br.IPAM.Ranges[0][0].Subnet != "10.42.3.0/24" {

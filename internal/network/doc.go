@@ -14,7 +14,10 @@
 //	                  specific (connected route on the bridge kedge0)
 //	nftables table "ip kedge_guard": at postrouting, drop anything for the
 //	                  cluster or service CIDR leaving through any device other
-//	                  than lo, kedge0 or kedge-svc (the uplinks)
+//	                  than lo, kedge0 or kedge-svc (the uplinks); and
+//	                  masquerade pod traffic for addresses outside the
+//	                  cluster CIDR (one rule, not the bridge plugin's
+//	                  per-pod ipMasq chains)
 //
 // A packet for a pod or Service address therefore never leaves through the
 // machine's default route. Everything here is idempotent: call it again to

@@ -26,12 +26,12 @@ var guardDevices = []string{"lo", BridgeName, ServiceDevice}
 
 // guardRuleset renders the nft script that (re)creates the guard table
 // atomically: declaring the table first makes the delete succeed on the
-// first run too.
-func guardRuleset(cidrs []netip.Prefix) string {
-	var dst, dev []string
-	for _, p := range cidrs {
-		dst = append(dst, p.String())
-	}
+// first run too. Besides the drop rule the table masquerades pod traffic
+// for anything outside the cluster CIDR: one rule for every pod, where the
+// bridge plugin's ipMasq would add an iptables chain per pod (eight
+// iptables runs on each sandbox's start and again on its removal).
+func guardRuleset(cluster, service netip.Prefix) string {
+	var dev []string
 	for _, d := range guardDevices {
 		dev = append(dev, fmt.Sprintf("%q", d))
 	}
@@ -42,8 +42,12 @@ func guardRuleset(cidrs []netip.Prefix) string {
 	b.WriteString("\tchain postrouting {\n")
 	// After srcnat (100): the daddr is final, the out device is known.
 	b.WriteString("\t\ttype filter hook postrouting priority 110; policy accept;\n")
-	fmt.Fprintf(&b, "\t\tip daddr { %s } oifname != { %s } counter drop\n",
-		strings.Join(dst, ", "), strings.Join(dev, ", "))
+	fmt.Fprintf(&b, "\t\tip daddr { %s, %s } oifname != { %s } counter drop\n",
+		cluster, service, strings.Join(dev, ", "))
+	b.WriteString("\t}\n")
+	b.WriteString("\tchain nat_postrouting {\n")
+	b.WriteString("\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+	fmt.Fprintf(&b, "\t\tip saddr %s ip daddr != { %s, 224.0.0.0/4 } masquerade\n", cluster, cluster)
 	b.WriteString("\t}\n}\n")
 	return b.String()
 }
@@ -79,7 +83,7 @@ func EnsureGuard(clusterCIDR, serviceCIDR string) error {
 		return err
 	}
 	// The drop rule first: it holds even if a route below fails.
-	if err := nft(guardRuleset([]netip.Prefix{cluster, service})); err != nil {
+	if err := nft(guardRuleset(cluster, service)); err != nil {
 		return fmt.Errorf("guard: %w", err)
 	}
 	link, err := ensureServiceDevice(ServiceDevice)

@@ -14,11 +14,13 @@ import (
 )
 
 func TestGuardRuleset(t *testing.T) {
-	got := guardRuleset([]netip.Prefix{netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("10.43.0.0/16")})
+	got := guardRuleset(netip.MustParsePrefix("10.42.0.0/16"), netip.MustParsePrefix("10.43.0.0/16"))
 	for _, want := range []string{
 		"table ip kedge_guard {}\ndelete table ip kedge_guard\n",
 		"type filter hook postrouting priority 110; policy accept;",
 		`ip daddr { 10.42.0.0/16, 10.43.0.0/16 } oifname != { "lo", "kedge0", "kedge-svc" } counter drop`,
+		"type nat hook postrouting priority srcnat; policy accept;",
+		"ip saddr 10.42.0.0/16 ip daddr != { 10.42.0.0/16, 224.0.0.0/4 } masquerade",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, got)
