@@ -69,12 +69,7 @@ func New(o Options) (*Controller, error) {
 		synced:    []cache.InformerSynced{cjInf.Informer().HasSynced, jobInf.Informer().HasSynced},
 		queue:     ctrlutil.NewQueue(Name),
 	}
-	enqueue := ctrlutil.Enqueue(c.queue)
-	if _, err := cjInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, cur any) { enqueue(cur) },
-		DeleteFunc: enqueue,
-	}); err != nil {
+	if _, err := cjInf.Informer().AddEventHandler(ctrlutil.EnqueueHandler(c.queue)); err != nil {
 		return nil, fmt.Errorf("cronjob informer: %w", err)
 	}
 	onJob := func(obj any) {

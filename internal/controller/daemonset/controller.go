@@ -54,7 +54,7 @@ type Controller struct {
 	synced     []cache.InformerSynced
 	queue      ctrlutil.Queue
 
-	expectations  *expectations
+	expectations  *ctrlutil.Expectations
 	failedBackoff *flowcontrol.Backoff // per DaemonSet generation and node
 }
 
@@ -80,7 +80,7 @@ func New(o Options) (*Controller, error) {
 		synced: []cache.InformerSynced{dsInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, revInf.Informer().HasSynced},
 		queue:         ctrlutil.NewQueue(Name),
-		expectations:  newExpectations(o.Now),
+		expectations:  ctrlutil.NewExpectations(o.Now),
 		failedBackoff: flowcontrol.NewBackOff(time.Second, 15*time.Minute),
 	}
 	handlers := []struct {
@@ -92,7 +92,7 @@ func New(o Options) (*Controller, error) {
 			UpdateFunc: func(_, cur any) { c.enqueue(cur) },
 			DeleteFunc: func(obj any) {
 				if key, ok := ctrlutil.Key(obj); ok {
-					c.expectations.forget(key)
+					c.expectations.Forget(key)
 				}
 			},
 		}},
@@ -176,14 +176,7 @@ func (c *Controller) enqueueForNode(old, cur *corev1.Node) {
 // ownerOf returns the DaemonSet the object's controller reference names,
 // if it is in the cache with that UID.
 func (c *Controller) ownerOf(obj metav1.Object) *appsv1.DaemonSet {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	ds, err := c.dsLister.DaemonSets(obj.GetNamespace()).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
+	ds, _ := ctrlutil.ResolveControllerRef(obj, controllerKind, c.dsLister.DaemonSets(obj.GetNamespace()).Get)
 	return ds
 }
 
@@ -227,7 +220,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ds := c.ownerOf(pod); ds != nil {
 		key, _ := ctrlutil.Key(ds)
-		c.expectations.creationObserved(key)
+		c.expectations.CreationObserved(key)
 		c.queue.Add(key)
 	}
 }
@@ -275,7 +268,7 @@ func (c *Controller) deletePod(obj any) {
 	}
 	key, _ := ctrlutil.Key(ds)
 	podKey, _ := ctrlutil.Key(pod)
-	c.expectations.deletionObserved(key, podKey)
+	c.expectations.DeletionObserved(key, podKey)
 	c.queue.Add(key)
 }
 
@@ -286,7 +279,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	ds, err := c.dsLister.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key)
+		c.expectations.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -328,13 +321,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	hash := cur.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]
 
-	if !c.expectations.satisfied(key) {
+	if !c.expectations.Satisfied(key) {
 		return c.updateStatus(ctx, ds, nodes, pods, hash, false)
 	}
 	now := c.now()
 	byNode := PodsByNode(pods, false)
 	err = c.syncNodes(ctx, key, ds, Manage(ds, nodes, byNode, hash, now), hash)
-	if err == nil && c.expectations.satisfied(key) && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
+	if err == nil && c.expectations.Satisfied(key) && ds.Spec.UpdateStrategy.Type == appsv1.RollingUpdateDaemonSetStrategyType {
 		err = c.syncNodes(ctx, key, ds, RollingUpdate(ds, nodes, byNode, hash, now), hash)
 	}
 	if err == nil {
@@ -352,10 +345,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) canAdopt(ds *appsv1.DaemonSet) func(context.Context) bool {
-	return func(ctx context.Context) bool {
-		fresh, err := c.client.AppsV1().DaemonSets(ds.Namespace).Get(ctx, ds.Name, metav1.GetOptions{})
-		return err == nil && fresh.UID == ds.UID && fresh.DeletionTimestamp == nil
-	}
+	return ctrlutil.CanAdopt(ds, c.client.AppsV1().DaemonSets(ds.Namespace).Get)
 }
 
 // claimPods returns the DaemonSet's pods after adopting matching orphans
@@ -365,14 +355,7 @@ func (c *Controller) claimPods(ctx context.Context, ds *appsv1.DaemonSet, sel la
 	if err != nil {
 		return nil, err
 	}
-	update := func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-		return c.client.CoreV1().Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
-	}
-	owned, err := ctrlutil.ClaimObjects(ds, sel, all).Write(ctx, *metav1.NewControllerRef(ds, controllerKind), c.canAdopt(ds), update)
-	if err != nil {
-		return nil, fmt.Errorf("claim pods of daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
-	}
-	return owned, nil
+	return ctrlutil.ClaimPods(ctx, c.client, ds, controllerKind, sel, all, c.canAdopt(ds))
 }
 
 // claimRevisions returns the DaemonSet's ControllerRevisions, adopting
@@ -382,14 +365,7 @@ func (c *Controller) claimRevisions(ctx context.Context, ds *appsv1.DaemonSet, s
 	if err != nil {
 		return nil, err
 	}
-	update := func(ctx context.Context, r *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
-		return c.client.AppsV1().ControllerRevisions(r.Namespace).Update(ctx, r, metav1.UpdateOptions{})
-	}
-	owned, err := ctrlutil.ClaimObjects(ds, sel, all).Write(ctx, *metav1.NewControllerRef(ds, controllerKind), c.canAdopt(ds), update)
-	if err != nil {
-		return nil, fmt.Errorf("claim controllerrevisions of daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
-	}
-	return owned, nil
+	return ctrlutil.ClaimRevisions(ctx, c.client, ds, controllerKind, sel, all, c.canAdopt(ds))
 }
 
 // writeHistory carries a HistoryPlan out and returns the current revision.
@@ -483,7 +459,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 	for i, p := range toDelete {
 		podKeys[i], _ = ctrlutil.Key(p)
 	}
-	c.expectations.expect(key, len(creates), podKeys)
+	c.expectations.Expect(key, len(creates), podKeys)
 
 	var (
 		mu   sync.Mutex
@@ -494,11 +470,11 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 		errs = append(errs, err)
 		mu.Unlock()
 	}
-	skipped := slowStart(len(creates), func(i int) error {
+	skipped, _ := ctrlutil.SlowStart(len(creates), func(i int) error {
 		pod := NewPod(ds, creates[i], hash)
 		got, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
-			c.expectations.creationObserved(key)
+			c.expectations.CreationObserved(key)
 			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				return nil
 			}
@@ -510,7 +486,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 		return nil
 	})
 	for range skipped {
-		c.expectations.creationObserved(key)
+		c.expectations.CreationObserved(key)
 	}
 
 	var wg sync.WaitGroup
@@ -520,7 +496,7 @@ func (c *Controller) syncNodes(ctx context.Context, key string, ds *appsv1.Daemo
 			defer wg.Done()
 			err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{})
 			if err != nil {
-				c.expectations.deletionObserved(key, podKeys[i])
+				c.expectations.DeletionObserved(key, podKeys[i])
 				if apierrors.IsNotFound(err) {
 					return
 				}
@@ -583,29 +559,4 @@ func (c *Controller) updateStatus(ctx context.Context, ds *appsv1.DaemonSet, nod
 		return fmt.Errorf("update status of daemonset %s/%s: %w", ds.Namespace, ds.Name, err)
 	}
 	return nil
-}
-
-// slowStart calls fn for 0..count-1 in growing concurrent batches (1, 2,
-// 4, ...), stops after the first batch with a failure, and returns how
-// many calls it skipped.
-func slowStart(count int, fn func(i int) error) (skipped int) {
-	next := 0
-	for batch := 1; next < count; batch *= 2 {
-		batch = min(batch, count-next)
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for j := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[j] = fn(next + j)
-			}()
-		}
-		wg.Wait()
-		next += batch
-		if errors.Join(errs...) != nil {
-			return count - next
-		}
-	}
-	return 0
 }

@@ -75,11 +75,7 @@ func New(o Options) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{dInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueue,
-			UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-			DeleteFunc: c.enqueue,
-		}},
+		{dInf.Informer(), ctrlutil.EnqueueHandler(c.queue)},
 		{rsInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.addRS,
 			UpdateFunc: c.updateRS,
@@ -237,10 +233,7 @@ func (c *Controller) claimReplicaSets(ctx context.Context, d *appsv1.Deployment)
 	if sel.Empty() {
 		return nil, nil // Reconcile reports SelectingAll
 	}
-	canAdopt := func(ctx context.Context) bool {
-		fresh, err := c.client.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
-		return err == nil && fresh.UID == d.UID && fresh.DeletionTimestamp == nil
-	}
+	canAdopt := ctrlutil.CanAdopt(d, c.client.AppsV1().Deployments(d.Namespace).Get)
 	update := func(ctx context.Context, rs *appsv1.ReplicaSet) (*appsv1.ReplicaSet, error) {
 		return c.client.AppsV1().ReplicaSets(rs.Namespace).Update(ctx, rs, metav1.UpdateOptions{})
 	}

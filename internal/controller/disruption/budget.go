@@ -6,10 +6,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kedge-dev/kedge/internal/controller/internal/ctrlutil"
 )
 
 // deletionTimeout is how long an evicted pod stays in disruptedPods waiting
@@ -75,7 +76,7 @@ func Status(pdb *policyv1.PodDisruptionBudget, pods []*corev1.Pod, c counts, now
 		if _, evicted := disrupted[p.Name]; evicted {
 			continue
 		}
-		if podReady(p) {
+		if ctrlutil.IsPodReady(p) {
 			healthy++
 		}
 	}
@@ -144,20 +145,6 @@ func setCondition(conds *[]metav1.Condition, c metav1.Condition, now time.Time) 
 		c.LastTransitionTime = metav1.NewTime(now)
 	}
 	meta.SetStatusCondition(conds, c)
-}
-
-// statusEqual compares statuses ignoring nothing: any difference is written.
-func statusEqual(a, b policyv1.PodDisruptionBudgetStatus) bool {
-	return apiequality.Semantic.DeepEqual(a, b)
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // errNoController is upstream's message for a budget with a percentage or

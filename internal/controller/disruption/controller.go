@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -185,7 +186,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) write(ctx context.Context, pdb *policyv1.PodDisruptionBudget, st policyv1.PodDisruptionBudgetStatus) error {
-	if statusEqual(pdb.Status, st) {
+	// Any difference is written.
+	if apiequality.Semantic.DeepEqual(pdb.Status, st) {
 		return nil
 	}
 	next := pdb.DeepCopy()

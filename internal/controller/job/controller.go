@@ -62,7 +62,7 @@ type Controller struct {
 
 	queue        ctrlutil.Queue // Job keys
 	orphans      ctrlutil.Queue // keys of pods whose tracking finalizer may have no Job left to remove it
-	expectations *expectations
+	expectations *ctrlutil.Expectations
 	removals     *removals
 	written      *versions
 	backoffs     *backoffs
@@ -90,7 +90,7 @@ func New(o Options) (*Controller, error) {
 		synced:       []cache.InformerSynced{jobInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:        ctrlutil.NewQueue(Name),
 		orphans:      ctrlutil.NewQueue(Name + "-orphan-pods"),
-		expectations: newExpectations(o.Now),
+		expectations: ctrlutil.NewExpectations(o.Now),
 		removals:     newRemovals(o.Now),
 		written:      newVersions(),
 		backoffs:     newBackoffs(),
@@ -139,7 +139,7 @@ func (c *Controller) deleteJob(obj any) {
 		return
 	}
 	key, _ := ctrlutil.Key(job)
-	c.expectations.forget(key)
+	c.expectations.Forget(key)
 	c.removals.forget(key)
 	c.written.forget(key)
 	c.backoffs.forget(key)
@@ -164,14 +164,7 @@ func jobKeyOf(pod *corev1.Pod) (string, *metav1.OwnerReference) {
 
 // ownerOf returns the Job controlling pod, if it is in the cache.
 func (c *Controller) ownerOf(pod *corev1.Pod) *batchv1.Job {
-	_, ref := jobKeyOf(pod)
-	if ref == nil {
-		return nil
-	}
-	job, err := c.jobLister.Jobs(pod.Namespace).Get(ref.Name)
-	if err != nil || job.UID != ref.UID {
-		return nil
-	}
+	job, _ := ctrlutil.ResolveControllerRef(pod, controllerKind, c.jobLister.Jobs(pod.Namespace).Get)
 	return job
 }
 
@@ -213,9 +206,9 @@ func (c *Controller) addPod(obj any) {
 		}
 		return
 	}
-	c.expectations.creationObserved(key)
+	c.expectations.CreationObserved(key)
 	if pod.DeletionTimestamp != nil {
-		c.expectations.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+		c.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 	}
 	c.enqueueOwner(pod)
 }
@@ -231,7 +224,7 @@ func (c *Controller) updatePod(old, cur any) {
 			c.removals.observed(key, curPod.UID)
 		}
 		if curPod.DeletionTimestamp != nil && oldPod.DeletionTimestamp == nil {
-			c.expectations.deletionObserved(key, curPod.Namespace+"/"+curPod.Name)
+			c.expectations.DeletionObserved(key, curPod.Namespace+"/"+curPod.Name)
 		}
 	}
 	if oldKey, oldRef := jobKeyOf(oldPod); oldRef != nil && (ref == nil || oldRef.UID != ref.UID) {
@@ -259,7 +252,7 @@ func (c *Controller) deletePod(obj any) {
 	if ref == nil {
 		return
 	}
-	c.expectations.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+	c.expectations.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 	c.removals.observed(key, pod.UID)
 	if job := c.ownerOf(pod); job != nil {
 		c.enqueue(job)
@@ -273,7 +266,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	job, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.forget(key)
+		c.expectations.Forget(key)
 		c.removals.forget(key)
 		c.written.forget(key)
 		c.backoffs.forget(key)
@@ -296,7 +289,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// Counting without every pod could over-create.
 		return err
 	}
-	canManage := c.expectations.satisfied(key)
+	canManage := c.expectations.Satisfied(key)
 	removing := c.removals.pending(key)
 	now := c.now()
 	plan := Reconcile(Input{Job: job, Pods: pods, Now: now, CanManage: canManage, Removing: removing, Backoff: c.backoffs.get(key)})
@@ -374,10 +367,7 @@ func (c *Controller) podsOf(ctx context.Context, job *batchv1.Job) ([]*corev1.Po
 			candidates = append(candidates, p)
 		}
 	}
-	canAdopt := func(ctx context.Context) bool {
-		fresh, err := c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
-		return err == nil && fresh.UID == job.UID && fresh.DeletionTimestamp == nil
-	}
+	canAdopt := ctrlutil.CanAdopt(job, c.client.BatchV1().Jobs(job.Namespace).Get)
 	update := func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 		if metav1.IsControlledBy(p, job) && !ctrlutil.IsPodTerminal(p) && !hasTrackingFinalizer(p) {
 			p.Finalizers = append(p.Finalizers, batchv1.JobTrackingFinalizer)
@@ -401,7 +391,7 @@ func (c *Controller) expectPodWrites(key string, plan Plan) {
 	for i, p := range plan.Delete {
 		keys[i] = p.Namespace + "/" + p.Name
 	}
-	c.expectations.expect(key, len(plan.Create), keys)
+	c.expectations.Expect(key, len(plan.Create), keys)
 }
 
 // deletePods deletes pods concurrently; with uncount their tracking
@@ -423,7 +413,7 @@ func (c *Controller) deletePods(ctx context.Context, key string, job *batchv1.Jo
 				c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", p.Name)
 				return
 			}
-			c.expectations.deletionObserved(key, p.Namespace+"/"+p.Name)
+			c.expectations.DeletionObserved(key, p.Namespace+"/"+p.Name)
 			if apierrors.IsNotFound(err) {
 				return
 			}
@@ -450,48 +440,29 @@ func (c *Controller) deletePod1(ctx context.Context, key string, p *corev1.Pod, 
 	return pods.Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
 }
 
-// createPods creates pods in growing batches (1, 2, 4, ...) and stops
-// after the first batch with a failure, so a quota or admission error
-// costs a few requests, not hundreds. It returns how many pods were not
-// created.
+// createPods creates pods in slow-start batches (ctrlutil.SlowStart). It
+// returns how many pods were not created and the first error.
 func (c *Controller) createPods(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (int, error) {
-	var firstErr error
-	failed, done := 0, 0
-	for batch := 1; done < len(pods) && firstErr == nil; batch *= 2 {
-		batch = min(batch, len(pods)-done)
-		var (
-			wg sync.WaitGroup
-			mu sync.Mutex
-		)
-		for _, p := range pods[done : done+batch] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				got, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, p, metav1.CreateOptions{})
-				if err == nil {
-					c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", got.Name)
-					return
-				}
-				c.expectations.creationObserved(key)
-				if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-					c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
-				}
-				mu.Lock()
-				failed++
-				if firstErr == nil {
-					firstErr = fmt.Errorf("create pod for job %s: %w", key, err)
-				}
-				mu.Unlock()
-			}()
+	skipped, errs := ctrlutil.SlowStart(len(pods), func(i int) error {
+		got, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pods[i], metav1.CreateOptions{})
+		if err == nil {
+			c.recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", got.Name)
+			return nil
 		}
-		wg.Wait()
-		done += batch
-	}
+		c.expectations.CreationObserved(key)
+		if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
+		}
+		return fmt.Errorf("create pod for job %s: %w", key, err)
+	})
 	// Creations never attempted will never be observed either.
-	for range len(pods) - done {
-		c.expectations.creationObserved(key)
+	for range skipped {
+		c.expectations.CreationObserved(key)
 	}
-	return failed + len(pods) - done, firstErr
+	if len(errs) > 0 {
+		return len(errs) + skipped, errs[0]
+	}
+	return skipped, nil
 }
 
 // removeFinalizers drops the tracking finalizer of pods concurrently and

@@ -66,7 +66,7 @@ func syncWhenCached(t *testing.T, ctx context.Context, c *Controller, cs *fake.C
 				return false
 			}
 		}
-		return c.expectations.satisfied("default/once")
+		return c.expectations.Satisfied("default/once")
 	})
 	if err := c.sync(ctx, "default/once"); err != nil {
 		t.Fatal(err)

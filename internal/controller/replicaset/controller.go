@@ -50,7 +50,7 @@ type Controller struct {
 	synced    []cache.InformerSynced
 
 	queue        ctrlutil.Queue
-	expectations *Expectations
+	expectations *ctrlutil.Expectations
 }
 
 // New wires the controller to the shared informers; call before the
@@ -74,14 +74,14 @@ func New(o Options) (*Controller, error) {
 		podIndex:     podInf.Informer().GetIndexer(),
 		synced:       []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue:        ctrlutil.NewQueue(Name),
-		expectations: NewExpectations(o.Now),
+		expectations: ctrlutil.NewExpectations(o.Now),
 	}
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, cur any) { c.enqueue(cur) },
 		DeleteFunc: func(obj any) {
 			if key, ok := ctrlutil.Key(obj); ok {
-				c.expectations.Delete(key)
+				c.expectations.Forget(key)
 				c.queue.Add(key)
 			}
 		},
@@ -218,7 +218,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	rs, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expectations.Delete(key)
+		c.expectations.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -269,20 +269,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // claimPods adopts matching orphans and releases owned pods that stopped
 // matching; it returns the pods the ReplicaSet owns afterwards.
 func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, sel labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
-	canAdopt := func(ctx context.Context) bool {
-		// Check with the server, not the cache, that the ReplicaSet is
-		// still there and not being deleted before taking pods.
-		fresh, err := c.client.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-		return err == nil && fresh.UID == rs.UID && fresh.DeletionTimestamp == nil
-	}
-	update := func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-		return c.client.CoreV1().Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
-	}
-	owned, err := ctrlutil.ClaimObjects(rs, sel, pods).Write(ctx, *metav1.NewControllerRef(rs, controllerKind), canAdopt, update)
-	if err != nil {
-		err = fmt.Errorf("claim pods of replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	return owned, err
+	canAdopt := ctrlutil.CanAdopt(rs, c.client.AppsV1().ReplicaSets(rs.Namespace).Get)
+	return ctrlutil.ClaimPods(ctx, c.client, rs, controllerKind, sel, pods, canAdopt)
 }
 
 // manage creates or deletes pods so the ReplicaSet has its replicas.
@@ -294,8 +282,8 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 		if err != nil {
 			return err
 		}
-		c.expectations.ExpectCreations(key, plan.Create)
-		skipped, err := slowStart(plan.Create, func() error {
+		c.expectations.Expect(key, plan.Create, nil)
+		skipped, errs := ctrlutil.SlowStart(plan.Create, func(int) error {
 			got, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, pod.DeepCopy(), metav1.CreateOptions{})
 			if err != nil {
 				c.expectations.CreationObserved(key)
@@ -311,13 +299,16 @@ func (c *Controller) manage(ctx context.Context, key string, rs *appsv1.ReplicaS
 		for range skipped {
 			c.expectations.CreationObserved(key)
 		}
-		return err
+		if len(errs) > 0 {
+			return errs[0]
+		}
+		return nil
 	case len(plan.Delete) > 0:
 		keys := make([]string, len(plan.Delete))
 		for i, p := range plan.Delete {
 			keys[i], _ = ctrlutil.Key(p)
 		}
-		c.expectations.ExpectDeletions(key, keys)
+		c.expectations.Expect(key, 0, keys)
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex

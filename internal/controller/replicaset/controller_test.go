@@ -65,7 +65,7 @@ func TestSyncCreatesPodsWithEventsAndHonoursExpectations(t *testing.T) {
 	// Until the informer has shown the three creations, a second sync must
 	// not create more. Block observation by checking right away, then for
 	// real once the cache caught up.
-	c.expectations.ExpectCreations("default/web-abc", 3)
+	c.expectations.Expect("default/web-abc", 3, nil)
 	if err := c.sync(ctx, "default/web-abc"); err != nil {
 		t.Fatal(err)
 	}

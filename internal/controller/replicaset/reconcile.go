@@ -260,28 +260,3 @@ func replicaFailure(st *appsv1.ReplicaSetStatus) *appsv1.ReplicaSetCondition {
 	}
 	return nil
 }
-
-// slowStart calls fn count times in growing batches (1, 2, 4, ...) and
-// stops after the first batch with a failure, so a quota or admission
-// error costs a few requests, not hundreds. It returns how many calls were
-// skipped and the first error.
-func slowStart(count int, fn func() error) (skipped int, err error) {
-	done := 0
-	for batch := 1; done < count; batch *= 2 {
-		batch = min(batch, count-done)
-		errs := make(chan error, batch)
-		for range batch {
-			go func() { errs <- fn() }()
-		}
-		done += batch
-		for range batch {
-			if e := <-errs; e != nil && err == nil {
-				err = e
-			}
-		}
-		if err != nil {
-			return count - done, err
-		}
-	}
-	return 0, nil
-}

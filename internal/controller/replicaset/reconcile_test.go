@@ -3,7 +3,6 @@ package replicaset
 import (
 	"errors"
 	"reflect"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,64 +209,6 @@ func TestNewPod(t *testing.T) {
 	noLabels.Spec.Template.Labels = nil
 	if _, err := NewPod(noLabels); err == nil {
 		t.Error("template without labels must be refused")
-	}
-}
-
-func TestSlowStart(t *testing.T) {
-	tests := []struct {
-		name        string
-		count       int
-		failAt      int64 // call number that fails, 0 = never
-		wantCalls   int64
-		wantSkipped int
-	}{
-		{"all succeed", 10, 0, 10, 0},
-		{"first call fails stops at once", 10, 1, 1, 9},
-		{"failure in the third batch", 10, 4, 7, 3}, // batches 1,2,4
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var calls atomic.Int64
-			skipped, err := slowStart(tt.count, func() error {
-				if n := calls.Add(1); n == tt.failAt {
-					return errors.New("boom")
-				}
-				return nil
-			})
-			if (err != nil) != (tt.failAt != 0) {
-				t.Errorf("err = %v", err)
-			}
-			if calls.Load() != tt.wantCalls || skipped != tt.wantSkipped {
-				t.Errorf("calls = %d skipped = %d, want %d %d", calls.Load(), skipped, tt.wantCalls, tt.wantSkipped)
-			}
-		})
-	}
-}
-
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := NewExpectations(func() time.Time { return now })
-	if !e.Satisfied("ns/rs") {
-		t.Fatal("unknown key must be satisfied")
-	}
-	e.ExpectCreations("ns/rs", 2)
-	e.CreationObserved("ns/rs")
-	if e.Satisfied("ns/rs") {
-		t.Fatal("one creation outstanding")
-	}
-	e.CreationObserved("ns/rs")
-	if !e.Satisfied("ns/rs") {
-		t.Fatal("all creations observed")
-	}
-	e.ExpectDeletions("ns/rs", []string{"ns/a", "ns/b"})
-	e.DeletionObserved("ns/rs", "ns/a")
-	e.DeletionObserved("ns/rs", "ns/a") // twice: graceful delete then final delete
-	if e.Satisfied("ns/rs") {
-		t.Fatal("ns/b outstanding")
-	}
-	now = now.Add(expectationsTTL + time.Second)
-	if !e.Satisfied("ns/rs") {
-		t.Fatal("expired expectations must not block forever")
 	}
 }
 

@@ -83,11 +83,7 @@ func New(o Options) (*Controller, error) {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
 	}{
-		{setInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    c.enqueue,
-			UpdateFunc: func(_, cur any) { c.enqueue(cur) },
-			DeleteFunc: c.enqueue,
-		}},
+		{setInf.Informer(), ctrlutil.EnqueueHandler(c.queue)},
 		{podInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc:    c.addPod,
 			UpdateFunc: c.updatePod,
@@ -119,14 +115,7 @@ func (c *Controller) enqueue(obj any) { ctrlutil.Enqueue(c.queue)(obj) }
 // ownerOf returns the StatefulSet the object's controller reference names,
 // if it is in the cache with that UID.
 func (c *Controller) ownerOf(obj metav1.Object) *appsv1.StatefulSet {
-	ref := metav1.GetControllerOfNoCopy(obj)
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	set, err := c.setLister.StatefulSets(obj.GetNamespace()).Get(ref.Name)
-	if err != nil || set.UID != ref.UID {
-		return nil
-	}
+	set, _ := ctrlutil.ResolveControllerRef(obj, controllerKind, c.setLister.StatefulSets(obj.GetNamespace()).Get)
 	return set
 }
 
@@ -260,10 +249,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // canAdopt checks with the server, not the cache, that the set still
 // exists and is not being deleted before it takes objects.
 func (c *Controller) canAdopt(set *appsv1.StatefulSet) func(context.Context) bool {
-	return func(ctx context.Context) bool {
-		fresh, err := c.client.AppsV1().StatefulSets(set.Namespace).Get(ctx, set.Name, metav1.GetOptions{})
-		return err == nil && fresh.UID == set.UID && fresh.DeletionTimestamp == nil
-	}
+	return ctrlutil.CanAdopt(set, c.client.AppsV1().StatefulSets(set.Namespace).Get)
 }
 
 // claimPods returns the set's pods after adopting matching orphans named
@@ -279,14 +265,7 @@ func (c *Controller) claimPods(ctx context.Context, set *appsv1.StatefulSet, sel
 			members = append(members, p)
 		}
 	}
-	update := func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-		return c.client.CoreV1().Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
-	}
-	owned, err := ctrlutil.ClaimObjects(set, sel, members).Write(ctx, *metav1.NewControllerRef(set, controllerKind), c.canAdopt(set), update)
-	if err != nil {
-		return nil, fmt.Errorf("claim pods of statefulset %s/%s: %w", set.Namespace, set.Name, err)
-	}
-	return owned, nil
+	return ctrlutil.ClaimPods(ctx, c.client, set, controllerKind, sel, members, c.canAdopt(set))
 }
 
 // claimRevisions returns the set's ControllerRevisions, adopting orphans.
@@ -295,14 +274,7 @@ func (c *Controller) claimRevisions(ctx context.Context, set *appsv1.StatefulSet
 	if err != nil {
 		return nil, err
 	}
-	update := func(ctx context.Context, r *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
-		return c.client.AppsV1().ControllerRevisions(r.Namespace).Update(ctx, r, metav1.UpdateOptions{})
-	}
-	owned, err := ctrlutil.ClaimObjects(set, sel, all).Write(ctx, *metav1.NewControllerRef(set, controllerKind), c.canAdopt(set), update)
-	if err != nil {
-		return nil, fmt.Errorf("claim controllerrevisions of statefulset %s/%s: %w", set.Namespace, set.Name, err)
-	}
-	return owned, nil
+	return ctrlutil.ClaimRevisions(ctx, c.client, set, controllerKind, sel, all, c.canAdopt(set))
 }
 
 // apply carries a plan out: the update revision first (nothing else can
@@ -405,7 +377,8 @@ func (c *Controller) runPhase(ctx context.Context, set *appsv1.StatefulSet, mono
 		}
 		return nil
 	}
-	return slowStart(len(actions), func(i int) error { return c.do(ctx, set, actions[i]) })
+	_, errs := ctrlutil.SlowStart(len(actions), func(i int) error { return c.do(ctx, set, actions[i]) })
+	return errors.Join(errs...)
 }
 
 // event records what happened to a pod the way upstream words it.
@@ -526,30 +499,6 @@ func (c *Controller) updateStatus(ctx context.Context, set *appsv1.StatefulSet, 
 		cur = fresh
 		return err
 	})
-}
-
-// slowStart calls fn for 0..count-1 in growing concurrent batches (1, 2,
-// 4, ...) and stops after the first batch with a failure.
-func slowStart(count int, fn func(i int) error) error {
-	next := 0
-	for batch := 1; next < count; batch *= 2 {
-		batch = min(batch, count-next)
-		errs := make([]error, batch)
-		var wg sync.WaitGroup
-		for j := range batch {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[j] = fn(next + j)
-			}()
-		}
-		wg.Wait()
-		next += batch
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // inflightTTL bounds how long a write waits to show up in the informer

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -82,6 +87,61 @@ func (c Claim[T]) Write(ctx context.Context, ref metav1.OwnerReference, canAdopt
 		}
 	}
 	return owned, errors.Join(errs...)
+}
+
+// ResolveControllerRef returns the object obj's controller reference
+// names when the reference is to kind (group, version and kind) and get,
+// a lister's Get in obj's namespace, finds an object with its UID.
+func ResolveControllerRef[T metav1.Object](obj metav1.Object, kind schema.GroupVersionKind, get func(name string) (T, error)) (T, bool) {
+	var zero T
+	ref := metav1.GetControllerOfNoCopy(obj)
+	if ref == nil || ref.Kind != kind.Kind || ref.APIVersion != kind.GroupVersion().String() {
+		return zero, false
+	}
+	owner, err := get(ref.Name)
+	if err != nil || owner.GetUID() != ref.UID {
+		return zero, false
+	}
+	return owner, true
+}
+
+// CanAdopt returns the check Claim.Write makes before its first
+// adoption: the owner, read from the server rather than the cache, still
+// exists with the same UID and is not being deleted. get is the typed
+// client's Get in the owner's namespace.
+func CanAdopt[T metav1.Object](owner metav1.Object, get func(context.Context, string, metav1.GetOptions) (T, error)) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		fresh, err := get(ctx, owner.GetName(), metav1.GetOptions{})
+		return err == nil && fresh.GetUID() == owner.GetUID() && fresh.GetDeletionTimestamp() == nil
+	}
+}
+
+// ClaimPods claims pods for an owner of the given kind (see ClaimObjects)
+// and writes the adoptions and releases as plain pod updates. It returns
+// the pods the owner has afterwards.
+func ClaimPods(ctx context.Context, client kubernetes.Interface, owner metav1.Object, kind schema.GroupVersionKind, sel labels.Selector, pods []*corev1.Pod, canAdopt func(context.Context) bool) ([]*corev1.Pod, error) {
+	update := func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
+		return client.CoreV1().Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
+	}
+	return claim(ctx, "pods", owner, kind, sel, pods, canAdopt, update)
+}
+
+// ClaimRevisions is ClaimPods for ControllerRevisions.
+func ClaimRevisions(ctx context.Context, client kubernetes.Interface, owner metav1.Object, kind schema.GroupVersionKind, sel labels.Selector, revs []*appsv1.ControllerRevision, canAdopt func(context.Context) bool) ([]*appsv1.ControllerRevision, error) {
+	update := func(ctx context.Context, r *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
+		return client.AppsV1().ControllerRevisions(r.Namespace).Update(ctx, r, metav1.UpdateOptions{})
+	}
+	return claim(ctx, "controllerrevisions", owner, kind, sel, revs, canAdopt, update)
+}
+
+// claim claims and writes candidates; errors read "claim <what> of <kind>
+// <namespace>/<name>: ...".
+func claim[T Object](ctx context.Context, what string, owner metav1.Object, kind schema.GroupVersionKind, sel labels.Selector, candidates []T, canAdopt func(context.Context) bool, update func(context.Context, T) (T, error)) ([]T, error) {
+	owned, err := ClaimObjects(owner, sel, candidates).Write(ctx, *metav1.NewControllerRef(owner, kind), canAdopt, update)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s of %s %s/%s: %w", what, strings.ToLower(kind.Kind), owner.GetNamespace(), owner.GetName(), err)
+	}
+	return owned, nil
 }
 
 // WithControllerRef returns obj's owner references with ref added as the

@@ -101,6 +101,18 @@ func Enqueue(q Queue) func(obj any) {
 	}
 }
 
+// EnqueueHandler returns event handlers that add the key of every added,
+// updated and deleted object to q: the usual handler of a controller's
+// own kind.
+func EnqueueHandler(q Queue) cache.ResourceEventHandlerFuncs {
+	enqueue := Enqueue(q)
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, cur any) { enqueue(cur) },
+		DeleteFunc: enqueue,
+	}
+}
+
 // Key returns the namespace/name key of an informer object, including the
 // tombstones informers hand to delete handlers.
 func Key(obj any) (string, bool) {

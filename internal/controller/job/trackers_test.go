@@ -5,29 +5,6 @@ import (
 	"time"
 )
 
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := newExpectations(func() time.Time { return now })
-	if !e.satisfied("ns/job") {
-		t.Fatal("unknown key must be satisfied")
-	}
-	e.expect("ns/job", 2, []string{"ns/a"})
-	e.creationObserved("ns/job")
-	e.deletionObserved("ns/job", "ns/a")
-	if e.satisfied("ns/job") {
-		t.Fatal("one creation outstanding")
-	}
-	e.creationObserved("ns/job")
-	if !e.satisfied("ns/job") {
-		t.Fatal("all observed")
-	}
-	e.expect("ns/job", 1, nil)
-	now = now.Add(expectationsTTL + time.Second)
-	if !e.satisfied("ns/job") {
-		t.Fatal("expired expectations must not block forever")
-	}
-}
-
 func TestRemovals(t *testing.T) {
 	now := t0
 	r := newRemovals(func() time.Time { return now })

@@ -1,22 +1,22 @@
-package replicaset
+package ctrlutil
 
 import (
 	"sync"
 	"time"
 )
 
-// expectationsTTL bounds how long a controller waits for the informer to
-// report its own writes before it syncs anyway (upstream uses 5 minutes).
-const expectationsTTL = 5 * time.Minute
+// ExpectationsTTL bounds how long a controller waits for the informer to
+// show its own pod writes before it acts anyway (upstream: 5 minutes).
+const ExpectationsTTL = 5 * time.Minute
 
-// Expectations remember, per ReplicaSet key, the pod creations and
+// Expectations remember, per controller key, the pod creations and
 // deletions a sync has issued but the informer has not shown yet. While
-// any are outstanding the controller does not create or delete more pods,
-// so a lagging cache cannot make it over-create.
+// any are outstanding the controller creates or deletes no more pods, so
+// a lagging cache cannot make it over-create or delete twice.
 type Expectations struct {
 	mu    sync.Mutex
-	items map[string]*expectation
 	now   func() time.Time
+	items map[string]*expectation
 }
 
 type expectation struct {
@@ -25,12 +25,13 @@ type expectation struct {
 	setAt   time.Time
 }
 
-// NewExpectations returns an empty tracker using the given clock.
+// NewExpectations returns an empty tracker using the given clock (nil
+// means time.Now).
 func NewExpectations(now func() time.Time) *Expectations {
 	if now == nil {
 		now = time.Now
 	}
-	return &Expectations{items: map[string]*expectation{}, now: now}
+	return &Expectations{now: now, items: map[string]*expectation{}}
 }
 
 // Satisfied reports whether the controller may act on key: nothing is
@@ -39,28 +40,19 @@ func (e *Expectations) Satisfied(key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x, ok := e.items[key]
-	if !ok {
+	if !ok || (x.adds <= 0 && len(x.deletes) == 0) {
 		return true
 	}
-	if x.adds <= 0 && len(x.deletes) == 0 {
-		return true
-	}
-	return e.now().Sub(x.setAt) > expectationsTTL
+	return e.now().Sub(x.setAt) > ExpectationsTTL
 }
 
-// ExpectCreations records that n pods are about to be created for key.
-func (e *Expectations) ExpectCreations(key string, n int) {
+// Expect records the creations and the deletions (pod keys) a sync is
+// about to issue for key, replacing what was recorded before.
+func (e *Expectations) Expect(key string, adds int, deletes []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.items[key] = &expectation{adds: n, deletes: map[string]bool{}, setAt: e.now()}
-}
-
-// ExpectDeletions records the pods about to be deleted for key.
-func (e *Expectations) ExpectDeletions(key string, podKeys []string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	x := &expectation{deletes: make(map[string]bool, len(podKeys)), setAt: e.now()}
-	for _, k := range podKeys {
+	x := &expectation{adds: adds, deletes: make(map[string]bool, len(deletes)), setAt: e.now()}
+	for _, k := range deletes {
 		x.deletes[k] = true
 	}
 	e.items[key] = x
@@ -85,8 +77,8 @@ func (e *Expectations) DeletionObserved(key, podKey string) {
 	}
 }
 
-// Delete forgets key, for a ReplicaSet that no longer exists.
-func (e *Expectations) Delete(key string) {
+// Forget drops key, for a controller that no longer exists.
+func (e *Expectations) Forget(key string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.items, key)
