@@ -161,7 +161,7 @@ func (c *cluster) destroy() {
 	exec.Command("pkill", "-f", "containerd --config "+c.dataDir).Run()
 	// kedge leaves containers running when it stops (a restart adopts them);
 	// a test cluster's must go with it, or later clusters find their IPs taken.
-	killPodProcesses()
+	killPodProcesses(c.runDir())
 	exec.Command("pkill", "-9", "-f", "containerd-shim-runc-v2 .*"+c.runDir()).Run()
 	exec.Command("umount", "-R", c.dataDir).Run()
 	os.RemoveAll(c.dataDir)
@@ -219,22 +219,39 @@ func (c *cluster) waitNodeReady() {
 	})
 }
 
-// killPodProcesses kills every process in the pod cgroups kedge creates
-// (cgroup v1 and v2 layouts). The e2e tests run one cluster at a time.
-func killPodProcesses() {
-	for _, root := range []string{"/sys/fs/cgroup/pids/kedge", "/sys/fs/cgroup/kedge", "/sys/fs/cgroup/unified/kedge"} {
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
-				return nil
-			}
-			b, _ := os.ReadFile(p)
-			for _, f := range strings.Fields(string(b)) {
-				var pid int
-				if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			return nil
-		})
+// killPodProcesses kills the pod processes of the cluster whose runtime
+// state is under runDir: the descendants of its containerd shims (a shim
+// is its containers' parent). Pods of other kedge instances on the host
+// (a profiling cluster in a netns, the kubelet's integration tests) share
+// the kedge cgroup tree and are left alone.
+func killPodProcesses(runDir string) {
+	children := map[int][]int{}
+	var shims []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		var pid, ppid int
+		fmt.Sscan(filepath.Base(filepath.Dir(st)), &pid)
+		// Fields after "(comm)": state, ppid, ...
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		fmt.Sscan(f[1], &ppid)
+		children[ppid] = append(children[ppid], pid)
+		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(st), "cmdline"))
+		if bytes.Contains(cmdline, []byte("containerd-shim-runc-v2")) && bytes.Contains(cmdline, []byte(runDir+"/")) {
+			shims = append(shims, pid)
+		}
+	}
+	for len(shims) > 0 {
+		pid := shims[0]
+		shims = append(shims[1:], children[pid]...)
+		for _, child := range children[pid] {
+			syscall.Kill(child, syscall.SIGKILL)
+		}
 	}
 }

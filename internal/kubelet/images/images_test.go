@@ -59,7 +59,7 @@ configs:
 		return string(data)
 	}
 	for host, want := range map[string][]string{
-		"localhost:5000":     {`server = "https://localhost:5000"`, `[host."http://localhost:5000"]`, `capabilities = ["pull", "resolve"]`},
+		"localhost:5000":     {`server = "http://localhost:5000"`},
 		"docker.io":          {`server = "https://registry-1.docker.io"`, `[host."https://mirror.example.com:8443"]`, "  skip_verify = true"},
 		"secure.example.com": {`server = "https://secure.example.com"`, `ca = "/etc/ca.pem"`, `client = [["/etc/c.pem", "/etc/k.pem"]]`},
 		"user.example":       {`server = "x"`}, // not ours: left alone
@@ -70,6 +70,12 @@ configs:
 				t.Errorf("%s hosts.toml lacks %q:\n%s", host, w, got)
 			}
 		}
+	}
+	// A plain-HTTP registry listed as its own endpoint is its default
+	// endpoint: no https:// fallback whose TLS error would hide the
+	// registry's answer.
+	if got := read("localhost:5000"); strings.Contains(got, "https://") || strings.Contains(got, "[host.") {
+		t.Errorf("localhost:5000 hosts.toml:\n%s", got)
 	}
 	// A host dropped from the file loses its generated hosts.toml.
 	delete(r.Mirrors, "localhost:5000")

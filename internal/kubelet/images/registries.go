@@ -138,10 +138,27 @@ func (r *Registries) HostsFiles() map[string][]byte {
 	for _, host := range sortedKeys(r.Mirrors) {
 		var b bytes.Buffer
 		dir := hostsDir(host)
+		// An endpoint on the registry's own host (typically
+		// "http://<host>" for a plain-HTTP registry) is its default
+		// endpoint, which containerd tries last: listing it only as a
+		// mirror would leave an https:// fallback whose TLS error hides
+		// the registry's answer (e.g. an image's "not found").
+		endpoints := r.Mirrors[host].Endpoints
 		if dir != "_default" {
-			fmt.Fprintf(&b, "server = %s\n", strconv.Quote(serverURL(host)))
+			server, tls := serverURL(host), (*RegistryTLS)(nil)
+			var mirrors []string
+			for _, ep := range endpoints {
+				if u, _ := endpointURL(ep); NormalizeHost(u.Host) == NormalizeHost(host) && strings.Trim(u.Path, "/") == "" {
+					server, tls = u.Scheme+"://"+u.Host, r.tlsFor(u.Host)
+					continue
+				}
+				mirrors = append(mirrors, ep)
+			}
+			endpoints = mirrors
+			fmt.Fprintf(&b, "server = %s\n", strconv.Quote(server))
+			writeTLS(&b, "", tls)
 		}
-		for _, ep := range r.Mirrors[host].Endpoints {
+		for _, ep := range endpoints {
 			u, _ := endpointURL(ep)
 			fmt.Fprintf(&b, "\n[host.%s]\n", strconv.Quote(u.Scheme+"://"+u.Host+u.Path))
 			b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n")
