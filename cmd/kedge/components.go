@@ -27,6 +27,8 @@ type agentConfig struct {
 	serviceCIDR     string
 	labels          string
 	kubeletPort     int
+	podManifestPath string
+	evictionHard    string
 }
 
 func agentFlags(fs *flag.FlagSet, withCluster bool) *agentConfig {
@@ -37,6 +39,8 @@ func agentFlags(fs *flag.FlagSet, withCluster bool) *agentConfig {
 	fs.StringVar(&c.runtimeEndpoint, "container-runtime-endpoint", "", "CRI endpoint (default: start a private containerd)")
 	fs.StringVar(&c.labels, "node-labels", "", "extra node labels, k=v,k2=v2")
 	fs.IntVar(&c.kubeletPort, "kubelet-port", 10250, "HTTPS port of the kubelet API (logs, exec, port-forward, stats)")
+	fs.StringVar(&c.evictionHard, "eviction-hard", "", "hard eviction thresholds, as upstream's kubelet flag (default: memory.available<100Mi,nodefs.available<10%,imagefs.available<15%,nodefs.inodesFree<5%)")
+	fs.StringVar(&c.podManifestPath, "pod-manifest-path", "", "directory of static pod manifests (default: <data-dir>/agent/pod-manifests)")
 	if withCluster {
 		fs.StringVar(&c.dataDir, "data-dir", cluster.DefaultDataDir, "directory for the node's state")
 		fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig of this node (default: <data-dir>/agent/kubelet.kubeconfig)")
@@ -97,6 +101,7 @@ func newKubelet(c *agentConfig, extraLabels map[string]string) (*kubelet.Kubelet
 		NodeName: c.nodeName, NodeIP: c.nodeIP, DataDir: filepath.Join(c.dataDir, "agent"),
 		RunDir: cluster.RunDir(c.dataDir), RuntimeEndpoint: c.runtimeEndpoint, RestConfig: rc,
 		ClusterCIDR: c.clusterCIDR, ServiceCIDR: c.serviceCIDR, NodeLabels: labels, Port: c.kubeletPort,
+		StaticPodPath: c.podManifestPath, EvictionHard: c.evictionHard,
 	})
 }
 

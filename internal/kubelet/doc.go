@@ -39,11 +39,18 @@
 //   - sidecars (sidecar.go): init containers with restartPolicy Always
 //     start in order, count as initialized once running, are restarted
 //     whenever they exit and stopped with the pod.
-//   - eviction (eviction.go, eviction_node.go): upstream's hard
-//     thresholds (memory.available<100Mi, nodefs.available<10%,
-//     imagefs.available<15%, nodefs.inodesFree<5%) set the pressure
-//     conditions; under memory pressure one pod per 10 s round is
-//     stopped and reported Failed/Evicted.
+//   - eviction (eviction.go, eviction_node.go): hard thresholds
+//     (Config.EvictionHard, upstream's flag syntax and defaults:
+//     memory.available<100Mi, nodefs.available<10%, imagefs.available<15%,
+//     nodefs.inodesFree<5%; pid.available may be set) raise the
+//     Memory/Disk/PIDPressure conditions, which stay true for the
+//     transition period (5 min) after recovery. Every 10 s one pod is
+//     evicted (reported Failed/Evicted, then stopped without grace by its
+//     worker): a pod over an emptyDir sizeLimit or its ephemeral-storage
+//     limits; under memory pressure the pod using most beyond its request;
+//     under disk pressure, once image GC could not free enough, the pod
+//     using most local storage (writable layers, logs, emptyDirs). A
+//     finished pod's volumes are removed.
 //   - probes and hooks: package prober runs liveness, readiness and
 //     startup probes (one worker per probe per running container) and
 //     postStart/preStop hooks (probes.go ties them in): readiness makes
@@ -55,11 +62,18 @@
 //     pod's imagePullSecrets (or registries.yaml); <DataDir>/registries.yaml
 //     becomes containerd's certs.d hosts.toml files (mirrors, plain HTTP,
 //     TLS); image GC frees disk above 85 % (package images).
+//   - static pods (staticpods.go): manifests in StaticPodPath
+//     (<DataDir>/pod-manifests, read every 5 s) run as pods named
+//     <name>-<node> whose UID hashes the manifest and node; each gets a
+//     mirror pod in the API (kubernetes.io/config.mirror, owned by the
+//     Node) that carries its status and is re-created when deleted. The
+//     kubelet never runs mirror pods; a removed or changed manifest stops
+//     its pod and deletes the mirror.
 //
 // Behaviour users see (condition reasons, event reasons and messages,
 // waiting reasons, labels) follows upstream's kubelet. Not here yet:
-// persistent and CSI volumes, soft eviction thresholds and disk-pressure
-// eviction.
+// persistent and CSI volumes, soft eviction thresholds, eviction by PID
+// use.
 //
 // The kubelet API on :10250 (logs, exec, attach, port-forward, stats,
 // metrics) is package server, run by serveAPI (kubeletapi.go) with the

@@ -3,6 +3,7 @@ package kubelet
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -20,11 +21,19 @@ const (
 	signalNodeFsAvailable   = "nodefs.available"
 	signalNodeFsInodesFree  = "nodefs.inodesFree"
 	signalImageFsAvailable  = "imagefs.available"
+	signalImageFsInodesFree = "imagefs.inodesFree"
+	signalPIDAvailable      = "pid.available"
 	reasonEvicted           = "Evicted"
 	nodeLowMessageFmt       = "The node was low on resource: %v. "
 	thresholdMetMessageFmt  = "Threshold quantity: %v, available: %v. "
 	containerMessageFmt     = "Container %s was using %s, request is %s, has larger consumption of %v. "
 	reasonTerminationByNode = "TerminationByKubelet"
+
+	// Local storage limits (emptyDir sizeLimit, ephemeral-storage
+	// limits), upstream's messages.
+	emptyDirMessageFmt         = "Usage of EmptyDir volume %q exceeds the limit %q. "
+	containerStorageMessageFmt = "Container %s exceeded its local ephemeral storage limit %q. "
+	podStorageMessageFmt       = "Pod ephemeral local storage usage exceeds the total limit of containers %s. "
 )
 
 // evictionThreshold is one hard threshold: the signal is met when what is
@@ -44,6 +53,43 @@ func defaultEvictionThresholds() []evictionThreshold {
 		{Signal: signalImageFsAvailable, Percentage: 0.15},
 		{Signal: signalNodeFsInodesFree, Percentage: 0.05},
 	}
+}
+
+// parseEvictionHard reads upstream's --eviction-hard syntax,
+// "memory.available<100Mi,nodefs.available<10%"; empty is the defaults.
+func parseEvictionHard(spec string) ([]evictionThreshold, error) {
+	if strings.TrimSpace(spec) == "" {
+		return defaultEvictionThresholds(), nil
+	}
+	var out []evictionThreshold
+	for _, part := range strings.Split(spec, ",") {
+		signal, value, ok := strings.Cut(strings.TrimSpace(part), "<")
+		if !ok {
+			return nil, fmt.Errorf("eviction threshold %q: want <signal><<quantity or percentage>", part)
+		}
+		switch signal {
+		case signalMemoryAvailable, signalNodeFsAvailable, signalNodeFsInodesFree,
+			signalImageFsAvailable, signalImageFsInodesFree, signalPIDAvailable:
+		default:
+			return nil, fmt.Errorf("eviction threshold %q: unknown signal %q", part, signal)
+		}
+		t := evictionThreshold{Signal: signal}
+		if pct, isPct := strings.CutSuffix(value, "%"); isPct {
+			var f float64
+			if _, err := fmt.Sscanf(pct, "%g", &f); err != nil || f <= 0 || f > 100 {
+				return nil, fmt.Errorf("eviction threshold %q: bad percentage %q", part, value)
+			}
+			t.Percentage = f / 100
+		} else {
+			q, err := resource.ParseQuantity(value)
+			if err != nil || q.Sign() < 0 {
+				return nil, fmt.Errorf("eviction threshold %q: bad quantity %q", part, value)
+			}
+			t.Quantity = &q
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // signalObservation is what is available of a signal's resource and its
@@ -70,7 +116,7 @@ func thresholdsMet(thresholds []evictionThreshold, obs map[string]signalObservat
 			continue
 		}
 		format := resource.BinarySI
-		if t.Signal == signalNodeFsInodesFree {
+		if t.Signal == signalNodeFsInodesFree || t.Signal == signalImageFsInodesFree || t.Signal == signalPIDAvailable {
 			format = resource.DecimalSI
 		}
 		limit := int64(t.Percentage * float64(o.Capacity))
@@ -91,8 +137,10 @@ func signalResource(signal string) v1.ResourceName {
 	switch signal {
 	case signalMemoryAvailable:
 		return v1.ResourceMemory
-	case signalNodeFsInodesFree:
+	case signalNodeFsInodesFree, signalImageFsInodesFree:
 		return "inodes"
+	case signalPIDAvailable:
+		return "pids"
 	}
 	return v1.ResourceEphemeralStorage
 }
@@ -105,9 +153,12 @@ type nodePressure struct {
 func pressureOf(met []thresholdMet) nodePressure {
 	var p nodePressure
 	for _, m := range met {
-		if m.Threshold.Signal == signalMemoryAvailable {
+		switch m.Threshold.Signal {
+		case signalMemoryAvailable:
 			p.Memory = true
-		} else {
+		case signalPIDAvailable:
+			p.PID = true
+		default:
 			p.Disk = true
 		}
 	}
@@ -224,4 +275,94 @@ func evictedStatus(pod *v1.Pod, cur v1.PodStatus, message string, now time.Time)
 		st.Conditions = append(st.Conditions, cond)
 	}
 	return st
+}
+
+// storageUse is what a pod uses of local ephemeral storage: each
+// container's writable layer and logs, and each emptyDir on disk.
+type storageUse struct {
+	Containers map[string]int64
+	EmptyDirs  map[string]int64
+}
+
+func (u storageUse) total() int64 {
+	var n int64
+	for _, b := range u.Containers {
+		n += b
+	}
+	for _, b := range u.EmptyDirs {
+		n += b
+	}
+	return n
+}
+
+// podUsage is the storage use as eviction ranks it: by container, and
+// the emptyDirs under "" (no container has that name, so messages leave
+// them out as upstream's do).
+func (u storageUse) podUsage() podUsage {
+	out := podUsage{}
+	for name, b := range u.Containers {
+		out[name] = *resource.NewQuantity(b, resource.BinarySI)
+	}
+	if n := u.total() - sum(u.Containers); n > 0 {
+		out[""] = *resource.NewQuantity(n, resource.BinarySI)
+	}
+	return out
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// hasStorageLimit reports whether a pod has a limit storageLimitExceeded
+// checks.
+func hasStorageLimit(pod *v1.Pod) bool {
+	for _, vol := range pod.Spec.Volumes {
+		if ed := vol.EmptyDir; ed != nil && ed.Medium != v1.StorageMediumMemory && ed.SizeLimit != nil && !ed.SizeLimit.IsZero() {
+			return true
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		if _, ok := c.Resources.Limits[v1.ResourceEphemeralStorage]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// storageLimitExceeded is upstream's local storage eviction of one pod: an
+// emptyDir over its sizeLimit, a container over its ephemeral-storage
+// limit, or the pod over the sum of its containers' limits. It returns
+// the eviction message, "" when every limit holds.
+func storageLimitExceeded(pod *v1.Pod, use storageUse) string {
+	for _, vol := range pod.Spec.Volumes {
+		ed := vol.EmptyDir
+		if ed == nil || ed.Medium == v1.StorageMediumMemory || ed.SizeLimit == nil || ed.SizeLimit.IsZero() {
+			continue
+		}
+		if used, ok := use.EmptyDirs[vol.Name]; ok && used > ed.SizeLimit.Value() {
+			return fmt.Sprintf(emptyDirMessageFmt, vol.Name, ed.SizeLimit.String())
+		}
+	}
+	// The pod's limit is the sum of the limits its containers have.
+	var podLimit int64
+	limited := false
+	for _, c := range pod.Spec.Containers {
+		limit, ok := c.Resources.Limits[v1.ResourceEphemeralStorage]
+		if !ok {
+			continue
+		}
+		limited = true
+		podLimit += limit.Value()
+		if used, ok := use.Containers[c.Name]; ok && used > limit.Value() {
+			return fmt.Sprintf(containerStorageMessageFmt, c.Name, limit.String())
+		}
+	}
+	if limited && use.total() > podLimit {
+		return fmt.Sprintf(podStorageMessageFmt, resource.NewQuantity(podLimit, resource.BinarySI).String())
+	}
+	return ""
 }

@@ -13,6 +13,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // evictionInterval is how often the eviction loop observes the node
@@ -38,10 +39,30 @@ func (k *Kubelet) observeSignals() map[string]signalObservation {
 		obs[signalNodeFsAvailable] = fs
 		obs[signalImageFsAvailable] = fs
 		if st.Files > 0 {
-			obs[signalNodeFsInodesFree] = signalObservation{Available: int64(st.Ffree), Capacity: int64(st.Files)}
+			inodes := signalObservation{Available: int64(st.Ffree), Capacity: int64(st.Files)}
+			obs[signalNodeFsInodesFree] = inodes
+			obs[signalImageFsInodesFree] = inodes
 		}
 	}
+	if pidMax, procs, ok := pidUsage(); ok {
+		obs[signalPIDAvailable] = signalObservation{Available: pidMax - procs, Capacity: pidMax}
+	}
 	return obs
+}
+
+// pidUsage is the kernel's pid_max and how many processes (threads
+// included) run now.
+func pidUsage() (pidMax, procs int64, ok bool) {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		return 0, 0, false
+	}
+	pidMax, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	var info syscall.Sysinfo_t
+	if err != nil || syscall.Sysinfo(&info) != nil {
+		return 0, 0, false
+	}
+	return pidMax, int64(info.Procs), true
 }
 
 // memoryAvailable is capacity minus the working set (usage less inactive
@@ -83,15 +104,40 @@ func statValue(stat, key string) (int64, bool) {
 	return 0, false
 }
 
-// nodePressure is the node's current pressure, for its conditions.
+// nodePressure is the node's pressure, for its conditions.
 func (k *Kubelet) nodePressure() nodePressure {
-	return pressureOf(thresholdsMet(defaultEvictionThresholds(), k.observeSignals()))
+	return k.notePressure(pressureOf(thresholdsMet(k.thresholds, k.observeSignals())), time.Now())
 }
 
-// evictionLoop evicts one pod per round while memory.available is below
-// its threshold, as upstream's eviction manager does: the pod using most
-// beyond its request (lower priority first) is stopped and reported
-// Failed with reason Evicted. Disk pressure only sets the node condition.
+// notePressure records the pressure observed now and returns the one the
+// node reports: a condition stays true for the transition period after
+// its signal recovers, as upstream's does, so that the node does not
+// flap. A pressure that is new makes the node loop post it at once.
+func (k *Kubelet) notePressure(now nodePressure, at time.Time) nodePressure {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	recent := func(kind string, observed bool) bool {
+		last, seen := k.pressureLast[kind]
+		if observed {
+			k.pressureLast[kind] = at
+			if !seen || at.Sub(last) >= k.cfg.EvictionPressureTransitionPeriod {
+				k.poke()
+			}
+			return true
+		}
+		return seen && at.Sub(last) < k.cfg.EvictionPressureTransitionPeriod
+	}
+	return nodePressure{Memory: recent("memory", now.Memory), Disk: recent("disk", now.Disk), PID: recent("pid", now.PID)}
+}
+
+// evictionLoop is upstream's eviction manager, one round every
+// evictionInterval: a pod over a local storage limit (emptyDir sizeLimit,
+// ephemeral-storage limits) is evicted; otherwise, while memory.available
+// is below its threshold, the pod using most beyond its memory request
+// (lower priority first) is; while a disk signal is, unused images are
+// removed first and, if that is not enough, the pod using most local
+// storage beyond its request. Evicted pods are stopped and reported Failed
+// with reason Evicted. PID pressure only sets the node condition.
 func (k *Kubelet) evictionLoop(ctx context.Context) {
 	t := time.NewTicker(evictionInterval)
 	defer t.Stop()
@@ -101,37 +147,85 @@ func (k *Kubelet) evictionLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, met := range thresholdsMet(defaultEvictionThresholds(), k.observeSignals()) {
-			if met.Threshold.Signal == signalMemoryAvailable {
-				k.evictOne(ctx, met)
-				break
-			}
-		}
+		k.evictionRound(ctx)
 	}
 }
 
-// evictOne stops the first pod in eviction order and writes its status.
-func (k *Kubelet) evictOne(ctx context.Context, met thresholdMet) {
-	var candidates []*v1.Pod
-	usage := map[string]podUsage{}
+func (k *Kubelet) evictionRound(ctx context.Context) {
+	pods := k.evictionCandidates()
+	for _, pod := range pods {
+		if !hasStorageLimit(pod) {
+			continue // nothing to measure
+		}
+		if msg := storageLimitExceeded(pod, k.podStorageUse(ctx, pod)); msg != "" {
+			k.evict(ctx, pod, msg)
+			return
+		}
+	}
+	met := thresholdsMet(k.thresholds, k.observeSignals())
+	k.notePressure(pressureOf(met), time.Now())
+	for _, m := range met {
+		if m.Threshold.Signal == signalMemoryAvailable {
+			usage := map[string]podUsage{}
+			for _, pod := range pods {
+				usage[string(pod.UID)] = k.podMemoryUsage(pod)
+			}
+			k.evictOne(ctx, pods, m, v1.ResourceMemory, usage)
+			return
+		}
+	}
+	for _, m := range met {
+		if signalResource(m.Threshold.Signal) != v1.ResourceEphemeralStorage && signalResource(m.Threshold.Signal) != "inodes" {
+			continue
+		}
+		// Node-level resources go first: unused images.
+		if k.imageGC != nil {
+			if err := k.imageGC.Collect(ctx); err != nil {
+				slog.Warn("eviction: reclaim images", "err", err)
+			}
+		}
+		still := thresholdsMet([]evictionThreshold{m.Threshold}, k.observeSignals())
+		if len(still) == 0 {
+			return
+		}
+		usage := map[string]podUsage{}
+		for _, pod := range pods {
+			usage[string(pod.UID)] = k.podStorageUse(ctx, pod).podUsage()
+		}
+		k.evictOne(ctx, pods, still[0], v1.ResourceEphemeralStorage, usage)
+		return
+	}
+}
+
+// evictionCandidates are the node's running pods; mirror pods stand for
+// static pods, which are critical: never evicted.
+func (k *Kubelet) evictionCandidates() []*v1.Pod {
+	var out []*v1.Pod
 	for _, obj := range k.pods.List() {
 		pod, ok := obj.(*v1.Pod)
-		if !ok || pod.Spec.NodeName != k.cfg.NodeName || pod.DeletionTimestamp != nil ||
+		if !ok || isMirrorPod(pod) || pod.Spec.NodeName != k.cfg.NodeName || pod.DeletionTimestamp != nil ||
 			pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
 			continue
 		}
-		candidates = append(candidates, pod)
-		usage[string(pod.UID)] = k.podMemoryUsage(pod)
+		out = append(out, pod)
 	}
-	if len(candidates) == 0 {
+	return out
+}
+
+// evictOne evicts the first pod in eviction order for the resource.
+func (k *Kubelet) evictOne(ctx context.Context, pods []*v1.Pod, met thresholdMet, res v1.ResourceName, usage map[string]podUsage) {
+	if len(pods) == 0 {
 		return
 	}
-	victim := rankForEviction(candidates, v1.ResourceMemory, usage)[0]
-	msg := evictionMessage(victim, met, usage[string(victim.UID)])
-	slog.Warn("evicting pod: node low on memory", "pod", podFormat(victim), "available", met.Available.String())
+	victim := rankForEviction(pods, res, usage)[0]
+	slog.Warn("evicting pod: node low on resource", "pod", podFormat(victim), "signal", met.Threshold.Signal, "available", met.Available.String())
+	k.evict(ctx, victim, evictionMessage(victim, met, usage[string(victim.UID)]))
+}
+
+// evict reports a pod Failed with reason Evicted; its worker then stops
+// it without grace (stopFinished), so nothing else races the stop.
+func (k *Kubelet) evict(ctx context.Context, victim *v1.Pod, msg string) {
 	k.recorder.Event(victim, v1.EventTypeWarning, reasonEvicted, msg)
-	// The Failed status goes first, so syncs of the pod stop it rather
-	// than restart what is being killed.
 	rt, err := k.podRuntime(ctx, victim.UID)
 	if err != nil {
 		slog.Error("eviction", "pod", podFormat(victim), "err", err)
@@ -142,9 +236,54 @@ func (k *Kubelet) evictOne(ctx context.Context, met thresholdMet) {
 		slog.Error("eviction: pod status", "pod", podFormat(victim), "err", err)
 		return
 	}
-	if err := k.killPod(ctx, victim, rt, 0); err != nil {
-		slog.Error("eviction: stop pod", "pod", podFormat(victim), "err", err)
+	k.queue.Add(victim.UID)
+}
+
+// podStorageUse measures a pod's local ephemeral storage: each running
+// container's writable layer (CRI ContainerStats) and log files, and each
+// emptyDir on disk.
+func (k *Kubelet) podStorageUse(ctx context.Context, pod *v1.Pod) storageUse {
+	use := storageUse{Containers: map[string]int64{}, EmptyDirs: map[string]int64{}}
+	rt, err := k.podRuntime(ctx, pod.UID)
+	if err != nil {
+		return use
 	}
+	logs := podLogDir(k.cfg.PodLogsDir, pod)
+	for _, c := range rt.Containers {
+		if !running(c) {
+			continue
+		}
+		name := c.Metadata.GetName()
+		n := diskUsage(filepath.Join(logs, name))
+		if st, err := k.runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: c.Id}); err == nil {
+			n += int64(st.GetStats().GetWritableLayer().GetUsedBytes().GetValue())
+		}
+		use.Containers[name] += n
+	}
+	for _, vol := range pod.Spec.Volumes {
+		if vol.EmptyDir != nil && vol.EmptyDir.Medium != v1.StorageMediumMemory {
+			use.EmptyDirs[vol.Name] = diskUsage(filepath.Join(k.podDir(pod.UID), "volumes", "kubernetes.io~empty-dir", vol.Name))
+		}
+	}
+	return use
+}
+
+// diskUsage is the space the files below path take (0 when it is
+// missing), as du counts it.
+func diskUsage(path string) int64 {
+	var n int64
+	filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // podMemoryUsage is the working set of each container of the pod, read

@@ -22,6 +22,7 @@ import (
 	"github.com/kedge-dev/kedge/internal/network"
 	"github.com/vishvananda/netlink"
 	v1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -80,11 +81,21 @@ type Config struct {
 	// signed by the cluster CA (default <DataDir>/tls/serving-kubelet.crt
 	// and .key). Client certificates must chain to the CA of RestConfig.
 	TLSCertFile, TLSKeyFile string
+	// EvictionHard are the hard eviction thresholds in upstream's flag
+	// syntax ("memory.available<100Mi,nodefs.available<10%"); empty is
+	// upstream's defaults.
+	EvictionHard string
+	// EvictionPressureTransitionPeriod is how long a pressure condition
+	// stays true after its signal recovers (upstream's default: 5 min).
+	EvictionPressureTransitionPeriod time.Duration
 	// NoGuard leaves the traffic guard (network.EnsureGuard on ClusterCIDR
 	// and ServiceCIDR, in the kubelet's network namespace) to the caller.
 	// By default Run ensures it before running pods and repairs it
 	// periodically.
 	NoGuard bool
+	// StaticPodPath is the directory of static pod manifests (default
+	// <DataDir>/pod-manifests; see staticpods.go).
+	StaticPodPath string
 }
 
 // runtimeService is the part of CRI the kubelet uses (cri.Client).
@@ -116,6 +127,9 @@ type Kubelet struct {
 	probes         *prober.Manager
 	minOOMScoreAdj int
 	memoryCapacity int64
+	thresholds     []evictionThreshold
+	pressureLast   map[string]time.Time // by kind: "memory", "disk", "pid"
+	imageGC        *images.GC
 
 	mu          sync.Mutex
 	waits       map[types.UID]map[string]waitState
@@ -127,6 +141,7 @@ type Kubelet struct {
 	runtimeVersion string
 	cniConfigured  atomic.Bool
 	statusNow      chan struct{}
+	static         *staticPods
 }
 
 const podUIDIndex = "uid"
@@ -186,6 +201,13 @@ func New(cfg Config) (*Kubelet, error) {
 			return nil, fmt.Errorf("kubelet: API client: %w", err)
 		}
 	}
+	thresholds, err := parseEvictionHard(cfg.EvictionHard)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
+	}
+	if cfg.EvictionPressureTransitionPeriod == 0 {
+		cfg.EvictionPressureTransitionPeriod = 5 * time.Minute
+	}
 	cg, err := newCgroupManager(cfg.CgroupRoot)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet: %w", err)
@@ -195,6 +217,8 @@ func New(cfg Config) (*Kubelet, error) {
 		client:         client,
 		hostIPs:        []string{cfg.NodeIP},
 		cgroups:        cg,
+		thresholds:     thresholds,
+		pressureLast:   map[string]time.Time{},
 		restartBackoff: newBackoff(backoffInitial, backoffMax),
 		pullBackoff:    newBackoff(backoffInitial, backoffMax),
 		mountBackoff:   newBackoff(mountBackoffInitial, mountBackoffMax),
@@ -211,6 +235,7 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	k.memoryCapacity = memTotal()
 	k.probes = k.newProber()
+	k.static = newStaticPods(k.staticPodPath(), cfg.NodeName)
 	k.volumes = volume.New(volume.Config{
 		PodsDir:     filepath.Join(cfg.DataDir, "pods"),
 		Client:      client,
@@ -343,8 +368,12 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return fmt.Errorf("kubelet: %w", err)
 	}
 	podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { k.enqueue(obj) },
-		UpdateFunc: func(_, obj any) { k.enqueue(obj) },
+		AddFunc: func(obj any) { k.enqueue(obj) },
+		UpdateFunc: func(old, cur any) {
+			if podChangeMatters(old, cur) {
+				k.enqueue(cur)
+			}
+		},
 		DeleteFunc: func(obj any) { k.enqueue(obj) },
 	})
 	k.pods = podInformer.GetIndexer()
@@ -367,7 +396,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); k.probes.Run(ctx) }()
 	wg.Add(1)
-	go func() { defer wg.Done(); k.newImageGC().Run(ctx) }()
+	k.imageGC = k.newImageGC()
+	go func() { defer wg.Done(); k.imageGC.Run(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); k.evictionLoop(ctx) }()
 
@@ -375,6 +405,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return nil // ctx ended
 	}
 	log.Info("kubelet synced pods; running them")
+	k.scanStatic() // static pods are known before the first relist
+	wg.Add(1)
+	go func() { defer wg.Done(); k.staticLoop(ctx) }()
 	// Pods start in parallel, as upstream's per-pod workers do: CRI calls
 	// mostly wait on containerd and runc, not on this process.
 	const workers = 32
@@ -394,18 +427,42 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	return nil
 }
 
+// podChangeMatters reports whether a pod update asks for a sync: a
+// resync (same object), or a change to anything but the status. The
+// kubelet's own status writes come back as updates and, as upstream's
+// pod config, it does not sync again for them (which would double the
+// syncs of every start, and cut a waiting reason like ErrImagePull short).
+func podChangeMatters(old, cur any) bool {
+	o, ok1 := old.(*v1.Pod)
+	c, ok2 := cur.(*v1.Pod)
+	if !ok1 || !ok2 || o.ResourceVersion == c.ResourceVersion {
+		return true
+	}
+	return !apiequality.Semantic.DeepEqual(o.Spec, c.Spec) ||
+		!apiequality.Semantic.DeepEqual(o.Labels, c.Labels) ||
+		!apiequality.Semantic.DeepEqual(o.Annotations, c.Annotations) ||
+		!apiequality.Semantic.DeepEqual(o.DeletionTimestamp, c.DeletionTimestamp) ||
+		!apiequality.Semantic.DeepEqual(o.DeletionGracePeriodSeconds, c.DeletionGracePeriodSeconds) ||
+		o.Generation != c.Generation
+}
+
 func (k *Kubelet) enqueue(obj any) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
 	if pod, ok := obj.(*v1.Pod); ok {
-		k.queue.Add(pod.UID)
+		k.queue.Add(queueKey(pod))
 	}
 }
 
+// podByUID returns the pod to run as uid: a static pod or an API pod
+// (never a mirror pod, which only shows a static pod's status).
 func (k *Kubelet) podByUID(uid types.UID) *v1.Pod {
+	if pod := k.staticPod(uid); pod != nil {
+		return pod
+	}
 	objs, err := k.pods.ByIndex(podUIDIndex, string(uid))
-	if err != nil || len(objs) == 0 {
+	if err != nil || len(objs) == 0 || isMirrorPod(objs[0].(*v1.Pod)) {
 		return nil
 	}
 	return objs[0].(*v1.Pod)

@@ -70,25 +70,30 @@ func (k *Kubelet) clusterCA() (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// apiHost shows the kubelet API the pods of the informer.
+// apiHost shows the kubelet API the pods of the informer, with static
+// pods in place of their mirror pods (whose UIDs the runtime does not
+// know).
 type apiHost struct{ k *Kubelet }
 
 func (h apiHost) Pods() []*v1.Pod {
 	objs := h.k.pods.List()
 	out := make([]*v1.Pod, 0, len(objs))
 	for _, o := range objs {
-		if p, ok := o.(*v1.Pod); ok {
+		if p, ok := o.(*v1.Pod); ok && !isMirrorPod(p) {
 			out = append(out, p)
 		}
 	}
-	return out
+	return append(out, h.k.static.list()...)
 }
 
 func (h apiHost) Pod(namespace, name string) (*v1.Pod, bool) {
+	if p := h.k.static.byName(namespace, name); p != nil {
+		return p, true
+	}
 	obj, ok, err := h.k.pods.GetByKey(namespace + "/" + name)
 	if err != nil || !ok {
 		return nil, false
 	}
 	p, ok := obj.(*v1.Pod)
-	return p, ok
+	return p, ok && !isMirrorPod(p)
 }

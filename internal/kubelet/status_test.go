@@ -219,3 +219,31 @@ func TestQOSClass(t *testing.T) {
 		}
 	}
 }
+
+func TestPodChangeMatters(t *testing.T) {
+	base := testPod(v1.RestartPolicyAlways, []string{"c"})
+	base.ResourceVersion = "1"
+	next := func(f func(p *v1.Pod)) *v1.Pod {
+		p := base.DeepCopy()
+		p.ResourceVersion = "2"
+		f(p)
+		return p
+	}
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		cur  *v1.Pod
+		want bool
+	}{
+		{"resync", base.DeepCopy(), true},
+		{"status only (our own write)", next(func(p *v1.Pod) { p.Status.Phase = v1.PodRunning }), false},
+		{"deletion", next(func(p *v1.Pod) { p.DeletionTimestamp = &now }), true},
+		{"spec", next(func(p *v1.Pod) { p.Spec.Containers[0].Image = "img:2" }), true},
+		{"labels", next(func(p *v1.Pod) { p.Labels = map[string]string{"a": "b"} }), true},
+		{"annotations", next(func(p *v1.Pod) { p.Annotations = map[string]string{"a": "b"} }), true},
+	} {
+		if got := podChangeMatters(base, tc.cur); got != tc.want {
+			t.Errorf("%s: podChangeMatters = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

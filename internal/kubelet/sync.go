@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ const orphanGracePeriod = 2
 // syncPod makes the runtime match one pod and reports its status. It
 // returns how soon the pod wants another sync (0: when something changes).
 func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, error) {
+	tm := newSyncTimer()
 	pod := k.podByUID(uid)
 	if pod != nil && pod.Spec.NodeName != k.cfg.NodeName {
 		pod = nil // not ours, whatever the API sent
@@ -37,24 +39,26 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 	if err != nil {
 		return 0, err
 	}
+	tm.mark("runtime")
 	if pod == nil {
 		return 0, k.teardown(ctx, uid, rt, orphanGracePeriod)
 	}
 	if pod.DeletionTimestamp != nil {
 		return 0, k.terminate(ctx, pod, rt)
 	}
-	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+	if terminal(pod.Status.Phase) {
 		return 0, k.stopFinished(ctx, pod, rt)
 	}
 
 	// A pod whose containers are all done for good stops here.
-	if st := computePodStatus(pod, k.statusInput(pod, rt, false)); st.Phase == v1.PodSucceeded || st.Phase == v1.PodFailed {
+	if st := computePodStatus(pod, k.statusInput(pod, rt, false)); terminal(st.Phase) {
 		return 0, k.stopFinished(ctx, pod, rt)
 	}
 
 	// Containers start once every volume is set up; a running pod's
 	// volumes are refreshed (ConfigMaps, Secrets, labels, tokens).
 	ready, volumeRequeue := k.setUpVolumes(ctx, pod)
+	tm.mark("volumes")
 	if !ready {
 		if err := k.writeStatus(ctx, pod, computePodStatus(pod, k.statusInput(pod, rt, false))); err != nil {
 			return 0, err
@@ -64,14 +68,35 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 
 	actions := computePodActions(pod, rt)
 	k.killUnhealthy(ctx, pod, rt, &actions)
+	// A new sandbox takes a while: the API hears of the pod (Pending,
+	// ContainerCreating, its hostIP and start time) meanwhile, as from
+	// upstream's status manager, without delaying the start.
+	var early chan *v1.Pod
+	if actions.CreateSandbox {
+		early = make(chan *v1.Pod, 1)
+		st := computePodStatus(pod, k.statusInput(pod, rt, false))
+		go func() { early <- k.writeStatusEarly(ctx, pod, st) }()
+	}
 	requeue, syncErr := k.execute(ctx, pod, rt, actions)
+	tm.mark("execute")
 	requeue = earliest(requeue, volumeRequeue)
 	if rt, err = k.podRuntime(ctx, uid); err != nil {
 		return 0, err
 	}
 	k.syncProbes(pod, rt)
+	tm.mark("relist")
+	if early != nil {
+		// The final status goes after it, on the object it left.
+		if updated := <-early; updated != nil {
+			pod = updated
+		}
+	}
 	if err := k.writeStatus(ctx, pod, computePodStatus(pod, k.statusInput(pod, rt, false))); err != nil {
 		return 0, err
+	}
+	tm.mark("status")
+	if actions.CreateSandbox || len(actions.Start) > 0 {
+		slog.Debug("pod synced", "pod", podFormat(pod), "age", time.Since(pod.CreationTimestamp.Time), "took", tm.String())
 	}
 	return requeue, syncErr
 }
@@ -354,15 +379,22 @@ func (k *Kubelet) killPod(ctx context.Context, pod *v1.Pod, rt *podRuntime, grac
 // writes its final status; its containers stay for logs until deletion.
 func (k *Kubelet) stopFinished(ctx context.Context, pod *v1.Pod, rt *podRuntime) error {
 	k.probes.RemovePod(pod.UID)
-	if err := k.killPod(ctx, pod, rt, gracePeriod(pod)); err != nil {
+	grace := gracePeriod(pod)
+	if pod.Status.Reason == reasonEvicted {
+		grace = 0 // hard eviction thresholds allow no grace, as upstream's
+	}
+	if err := k.killPod(ctx, pod, rt, grace); err != nil {
 		return err
 	}
+	// A finished pod's volumes go (an evicted pod's emptyDir is what
+	// relieves disk pressure); its logs stay until the pod is deleted.
+	k.tearDownVolumes(pod.UID)
 	rt, err := k.podRuntime(ctx, pod.UID)
 	if err != nil {
 		return err
 	}
 	st := computePodStatus(pod, k.statusInput(pod, rt, false))
-	if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+	if terminal(pod.Status.Phase) {
 		st.Phase = pod.Status.Phase // a terminal phase never changes
 	}
 	return k.writeStatus(ctx, pod, st)
@@ -382,7 +414,7 @@ func (k *Kubelet) terminate(ctx context.Context, pod *v1.Pod, rt *podRuntime) er
 	}
 	if len(rt.Sandboxes) > 0 || pod.Status.Phase != v1.PodSucceeded && pod.Status.Phase != v1.PodFailed {
 		st := computePodStatus(pod, k.statusInput(pod, rt, true))
-		if pod.Status.Phase == v1.PodSucceeded || pod.Status.Phase == v1.PodFailed {
+		if terminal(pod.Status.Phase) {
 			st.Phase = pod.Status.Phase
 		}
 		if err := k.writeStatus(ctx, pod, st); err != nil && !apierrors.IsNotFound(err) {
@@ -391,6 +423,9 @@ func (k *Kubelet) terminate(ctx context.Context, pod *v1.Pod, rt *podRuntime) er
 	}
 	if err := k.removePod(ctx, pod.UID, rt); err != nil {
 		return err
+	}
+	if isStaticPod(pod) {
+		return k.finishStatic(ctx, pod)
 	}
 	err = k.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr(int64(0)),
@@ -449,29 +484,56 @@ func (k *Kubelet) forget(uid types.UID) {
 
 // writeStatus posts the pod status when it differs from the API's.
 func (k *Kubelet) writeStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatus) error {
+	if isStaticPod(pod) {
+		return k.writeStaticStatus(ctx, pod, st) // to its mirror pod
+	}
+	_, err := k.updateStatus(ctx, pod, st)
+	return err
+}
+
+// writeStatusEarly writes a status while the pod is being started and
+// returns the object the API server stored (nil when nothing was written:
+// a later write starts from the cache).
+func (k *Kubelet) writeStatusEarly(ctx context.Context, pod *v1.Pod, st v1.PodStatus) *v1.Pod {
+	if isStaticPod(pod) {
+		return nil // its mirror pod hears the final status
+	}
+	updated, err := k.updateStatus(ctx, pod, st)
+	if err != nil {
+		slog.Debug("early pod status", "pod", podFormat(pod), "err", err)
+	}
+	return updated
+}
+
+// updateStatus writes st as pod's status unless the API has it already,
+// and returns the stored object (nil when nothing was written).
+func (k *Kubelet) updateStatus(ctx context.Context, pod *v1.Pod, st v1.PodStatus) (*v1.Pod, error) {
 	if apiequality.Semantic.DeepEqual(pod.Status, st) {
-		return nil
+		return nil, nil
 	}
 	updated := pod.DeepCopy()
 	updated.Status = st
-	_, err := k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	stored, err := k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
 		// Our cache is behind: retry on the current object (the status
 		// is ours to write, whatever else changed).
 		cur, gerr := k.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 		if gerr != nil {
-			return gerr
+			return nil, gerr
 		}
 		if cur.UID != pod.UID {
-			return nil
+			return nil, nil
+		}
+		if terminal(cur.Status.Phase) && !terminal(st.Phase) {
+			return nil, nil // a terminal phase never changes (an eviction won)
 		}
 		cur.Status = st
-		_, err = k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		stored, err = k.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 	}
 	if err != nil {
-		return fmt.Errorf("update status of pod %s: %w", podFormat(pod), err)
+		return nil, fmt.Errorf("update status of pod %s: %w", podFormat(pod), err)
 	}
-	return nil
+	return stored, nil
 }
 
 // grpcMessage is the message of a gRPC error without the "rpc error:
@@ -495,4 +557,24 @@ func (k *Kubelet) forgetStaleNeighbour(ctx context.Context, sandboxID string) {
 	if err := network.ForgetNeighbour(network.BridgeName, ip); err != nil {
 		slog.Debug("forget neighbour entry", "ip", ip, "err", err)
 	}
+}
+
+// syncTimer records how long the steps of one sync took (debug logs).
+type syncTimer struct {
+	last  time.Time
+	steps []string
+}
+
+func newSyncTimer() *syncTimer { return &syncTimer{last: time.Now()} }
+
+func (t *syncTimer) mark(step string) {
+	now := time.Now()
+	t.steps = append(t.steps, fmt.Sprintf("%s=%v", step, now.Sub(t.last).Round(time.Millisecond)))
+	t.last = now
+}
+
+func (t *syncTimer) String() string { return strings.Join(t.steps, " ") }
+
+func terminal(phase v1.PodPhase) bool {
+	return phase == v1.PodSucceeded || phase == v1.PodFailed
 }

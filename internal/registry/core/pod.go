@@ -73,7 +73,9 @@ func Pods() *registry.Resource {
 // the default service account, the default priority and the default
 // not-ready/unreachable tolerations.
 func admitPod(pod *corev1.Pod) {
-	if pod.Spec.ServiceAccountName == "" {
+	// A mirror pod (a kubelet's static pod) gets no service account, as
+	// upstream's ServiceAccount admission leaves it.
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; pod.Spec.ServiceAccountName == "" && !mirror {
 		pod.Spec.ServiceAccountName = "default"
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
