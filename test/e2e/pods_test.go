@@ -182,8 +182,100 @@ func TestPodFeatures(t *testing.T) {
 		testImagePullBackOff(t, c, dir, reg)
 	})
 
+	t.Run("StaticPod", func(t *testing.T) {
+		testStaticPod(t, c)
+	})
+
 	t.Run("AgentRestart", func(t *testing.T) {
 		testAgentRestart(t, c, dir, agent)
+	})
+}
+
+// testStaticPod puts a manifest in the agent's pod-manifests directory:
+// the kubelet runs it and shows it as a mirror pod, which comes back
+// when deleted (the container keeps running), and the pod goes when the
+// file does.
+func testStaticPod(t *testing.T, c *cluster) {
+	nonce := make([]byte, 6)
+	rand.Read(nonce)
+	marker := "static-" + hex.EncodeToString(nonce)
+	manifests := filepath.Join(c.dataDir, "agent", "pod-manifests")
+	if err := os.MkdirAll(manifests, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(manifests, "web.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: static-web
+  labels: {app: static-web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: localhost/busybox:1.36
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done", %q]
+`, marker)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	name := "static-web-" + strings.ToLower(host)
+	written := time.Now()
+	poll(t, "the mirror pod of the static pod", 60*time.Second, func() bool {
+		_, err := c.kubectl("get", "pod", name)
+		return err == nil
+	})
+	waitReady(t, c, name)
+	t.Logf("MEASURE static pod manifest written → mirror pod Ready in %.1fs", time.Since(written).Seconds())
+	if src := jp(c, "pod", name, `{.metadata.annotations.kubernetes\.io/config\.source}`); src != "file" {
+		t.Errorf("mirror pod's config.source annotation %q, want file", src)
+	}
+	if m, h := jp(c, "pod", name, `{.metadata.annotations.kubernetes\.io/config\.mirror}`),
+		jp(c, "pod", name, `{.metadata.annotations.kubernetes\.io/config\.hash}`); m == "" || m != h {
+		t.Errorf("mirror pod's config.mirror %q and config.hash %q", m, h)
+	}
+	if owner := jp(c, "pod", name, "{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}"); owner != "Node/"+strings.ToLower(host) {
+		t.Errorf("mirror pod's owner %q, want its Node", owner)
+	}
+	if sa := jp(c, "pod", name, "{.spec.serviceAccountName}"); sa != "" {
+		t.Errorf("mirror pod's serviceAccountName %q, want none (as upstream)", sa)
+	}
+	const cs = "{.status.containerStatuses[0]"
+	containerID, uid := jp(c, "pod", name, cs+".containerID}"), jp(c, "pod", name, "{.metadata.uid}")
+	proc := findProcess(t, marker)
+	if out := mustKubectlT(t, c, "logs", name); out != "" {
+		t.Logf("logs of the static pod: %q", out)
+	}
+
+	// Deleting the mirror pod does not stop the static pod: it comes back.
+	mustKubectlT(t, c, "delete", "pod", name, "--wait=false")
+	poll(t, "the mirror pod recreated", 60*time.Second, func() bool {
+		u := jp(c, "pod", name, "{.metadata.uid}")
+		return u != "" && u != uid && jp(c, "pod", name, "{.status.phase}") == "Running"
+	})
+	if id, n := jp(c, "pod", name, cs+".containerID}"), jp(c, "pod", name, cs+".restartCount}"); id != containerID || n != "0" {
+		t.Errorf("after the mirror pod's deletion: container %s restarts %s, want %s and 0", id, n, containerID)
+	}
+	if p := findProcess(t, marker); p != proc {
+		t.Errorf("static pod's process after the mirror's deletion: %s, was %s", p, proc)
+	}
+
+	// Removing the manifest stops the pod and deletes its mirror.
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the static pod gone with its manifest", 60*time.Second, func() bool {
+		_, err := c.kubectl("get", "pod", name)
+		return err != nil
+	})
+	poll(t, "the static pod's process gone", 30*time.Second, func() bool {
+		matches, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, m := range matches {
+			if b, err := os.ReadFile(m); err == nil && bytes.Contains(b, []byte(marker)) {
+				return false
+			}
+		}
+		return true
 	})
 }
 
