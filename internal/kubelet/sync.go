@@ -351,6 +351,22 @@ func (k *Kubelet) stopContainer(ctx context.Context, pod *v1.Pod, c *runtimeapi.
 // killPod stops every running container (in parallel, with the grace
 // period) and then every ready sandbox of the pod.
 func (k *Kubelet) killPod(ctx context.Context, pod *v1.Pod, rt *podRuntime, grace int64) error {
+	k.killContainers(ctx, pod, rt, grace)
+	var errs []error
+	for _, s := range rt.Sandboxes {
+		if s.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+			continue
+		}
+		if _, err := k.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.Id}); err != nil {
+			errs = append(errs, fmt.Errorf("stop sandbox %s: %w", s.Id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killContainers stops every running container of the pod, in parallel,
+// with the grace period.
+func (k *Kubelet) killContainers(ctx context.Context, pod *v1.Pod, rt *podRuntime, grace int64) {
 	var wg sync.WaitGroup
 	for _, c := range rt.Containers {
 		if !running(c) && c.State != runtimeapi.ContainerState_CONTAINER_CREATED {
@@ -363,16 +379,6 @@ func (k *Kubelet) killPod(ctx context.Context, pod *v1.Pod, rt *podRuntime, grac
 		}()
 	}
 	wg.Wait()
-	var errs []error
-	for _, s := range rt.Sandboxes {
-		if s.State != runtimeapi.PodSandboxState_SANDBOX_READY {
-			continue
-		}
-		if _, err := k.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: s.Id}); err != nil {
-			errs = append(errs, fmt.Errorf("stop sandbox %s: %w", s.Id, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // stopFinished stops the sandbox of a pod whose phase is terminal and
@@ -402,12 +408,12 @@ func (k *Kubelet) stopFinished(ctx context.Context, pod *v1.Pod, rt *podRuntime)
 
 // terminate runs a pod's graceful deletion: stop containers with the
 // grace period, report the final status, remove sandbox and cgroup, then
-// delete the API object for good.
+// delete the API object for good. The sandbox is not stopped first:
+// removing it stops it, and containerd would run the CNI teardown (four
+// plugins, runc) once for each.
 func (k *Kubelet) terminate(ctx context.Context, pod *v1.Pod, rt *podRuntime) error {
 	k.probes.RemovePod(pod.UID)
-	if err := k.killPod(ctx, pod, rt, gracePeriod(pod)); err != nil {
-		return err
-	}
+	k.killContainers(ctx, pod, rt, gracePeriod(pod))
 	rt, err := k.podRuntime(ctx, pod.UID)
 	if err != nil {
 		return err
@@ -444,9 +450,7 @@ func (k *Kubelet) teardown(ctx context.Context, uid types.UID, rt *podRuntime, g
 		return nil
 	}
 	slog.Info("tearing down pod that is gone from the API", "uid", uid)
-	if err := k.killPod(ctx, nil, rt, grace); err != nil {
-		return err
-	}
+	k.killContainers(ctx, nil, rt, grace)
 	return k.removePod(ctx, uid, rt)
 }
 

@@ -163,8 +163,31 @@ func (c *cluster) destroy() {
 	// a test cluster's must go with it, or later clusters find their IPs taken.
 	killPodProcesses(c.runDir())
 	exec.Command("pkill", "-9", "-f", "containerd-shim-runc-v2 .*"+c.runDir()).Run()
-	exec.Command("umount", "-R", c.dataDir).Run()
+	// containerd's mounts (sandbox network namespaces, container root
+	// file systems) under the run dir outlive it; left there they pile up
+	// and slow every later runc, which reads the whole mount table.
+	unmountUnder(c.runDir())
+	unmountUnder(c.dataDir)
+	os.RemoveAll(c.runDir())
 	os.RemoveAll(c.dataDir)
+}
+
+// unmountUnder lazily unmounts every mount point below dir, deepest first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
 }
 
 func (c *cluster) runDir() string { return kcluster.RunDir(c.dataDir) }
