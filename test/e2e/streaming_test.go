@@ -95,6 +95,7 @@ func TestStreaming(t *testing.T) {
 	t.Run("logs previous", func(t *testing.T) { testLogsPrevious(t, c) })
 	t.Run("exec", func(t *testing.T) { testExec(t, c, "kubectl") })
 	t.Run("exec tty", func(t *testing.T) { testExecTTY(t, c) })
+	t.Run("attach", func(t *testing.T) { testAttach(t, c, "kubectl") })
 	t.Run("cp", func(t *testing.T) { testCopy(t, c) })
 	t.Run("port-forward", func(t *testing.T) { testPortForward(t, c, "kubectl") })
 	for _, v := range []string{"1.27", "1.33"} {
@@ -104,6 +105,7 @@ func TestStreaming(t *testing.T) {
 			continue
 		}
 		t.Run("exec kubectl "+v, func(t *testing.T) { testExec(t, c, bin) })
+		t.Run("attach kubectl "+v, func(t *testing.T) { testAttach(t, c, bin) })
 		t.Run("port-forward kubectl "+v, func(t *testing.T) { testPortForward(t, c, bin) })
 	}
 }
@@ -331,4 +333,63 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// testAttach attaches to a running container's main process: its output
+// (a ticker), and its stdin (a reader that echoes lines and exits when
+// stdin closes, stdinOnce).
+func testAttach(t *testing.T, c *cluster, bin string) {
+	name := "attach-" + strings.ReplaceAll(filepath.Base(bin), ".", "-")
+	manifest := filepath.Join(t.TempDir(), "attach.yaml")
+	if err := os.WriteFile(manifest, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: reader
+    image: localhost/busybox:1.36
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "while read l; do echo got:$l; done; echo stdin-closed"]
+  - name: ticker
+    image: localhost/busybox:1.36
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.5; done"]
+`, name)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustKubectl("apply", "-f", manifest)
+	c.mustKubectl("wait", "--for=condition=Ready", "pod/"+name, "--timeout=60s")
+
+	// Output only: the ticker's new lines stream until kubectl is stopped.
+	cmd := exec.Command(bin, "--kubeconfig", c.kubeconfig, "attach", name, "-c", "ticker")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && strings.Count(out.String(), "tick ") < 3 {
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if strings.Count(out.String(), "tick ") < 3 {
+		t.Errorf("%s attach to the ticker: %q", bin, out.String())
+	}
+
+	// stdin: lines reach the process; closing stdin ends it (stdinOnce).
+	stdout, stderr, err := c.run(bin, strings.NewReader("hello\nworld\n"), "attach", "-i", name, "-c", "reader")
+	if err != nil || !strings.Contains(stdout, "got:hello\ngot:world\n") {
+		t.Errorf("%s attach -i: err %v, stdout %q, stderr %q", bin, err, stdout, stderr)
+	}
+	c.waitFor("the reader to exit once its stdin closed", 30*time.Second, func() (bool, error) {
+		out, err := c.kubectl("get", "pod", name, "-o", `jsonpath={.status.containerStatuses[?(@.name=="reader")].state.terminated.exitCode}`)
+		return err == nil && out == "0", nil
+	})
+	if logs := c.mustKubectl("logs", name, "-c", "reader"); !strings.Contains(logs, "got:world\nstdin-closed\n") {
+		t.Errorf("reader's log after attach: %q", logs)
+	}
+	c.mustKubectl("delete", "pod", name, "--wait=false")
 }
