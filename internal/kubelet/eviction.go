@@ -284,16 +284,7 @@ type storageUse struct {
 	EmptyDirs  map[string]int64
 }
 
-func (u storageUse) total() int64 {
-	var n int64
-	for _, b := range u.Containers {
-		n += b
-	}
-	for _, b := range u.EmptyDirs {
-		n += b
-	}
-	return n
-}
+func (u storageUse) total() int64 { return sum(u.Containers) + sum(u.EmptyDirs) }
 
 // podUsage is the storage use as eviction ranks it: by container, and
 // the emptyDirs under "" (no container has that name, so messages leave
@@ -303,7 +294,7 @@ func (u storageUse) podUsage() podUsage {
 	for name, b := range u.Containers {
 		out[name] = *resource.NewQuantity(b, resource.BinarySI)
 	}
-	if n := u.total() - sum(u.Containers); n > 0 {
+	if n := sum(u.EmptyDirs); n > 0 {
 		out[""] = *resource.NewQuantity(n, resource.BinarySI)
 	}
 	return out

@@ -14,6 +14,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/kedge-dev/kedge/internal/kubelet/server"
 )
 
 // evictionInterval is how often the eviction loop observes the node
@@ -44,25 +46,10 @@ func (k *Kubelet) observeSignals() map[string]signalObservation {
 			obs[signalImageFsInodesFree] = inodes
 		}
 	}
-	if pidMax, procs, ok := pidUsage(); ok {
+	if pidMax, procs, ok := server.PIDUsage(); ok {
 		obs[signalPIDAvailable] = signalObservation{Available: pidMax - procs, Capacity: pidMax}
 	}
 	return obs
-}
-
-// pidUsage is the kernel's pid_max and how many processes (threads
-// included) run now.
-func pidUsage() (pidMax, procs int64, ok bool) {
-	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
-	if err != nil {
-		return 0, 0, false
-	}
-	pidMax, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	var info syscall.Sysinfo_t
-	if err != nil || syscall.Sysinfo(&info) != nil {
-		return 0, 0, false
-	}
-	return pidMax, int64(info.Procs), true
 }
 
 // memoryAvailable is capacity minus the working set (usage less inactive
@@ -254,7 +241,8 @@ func (k *Kubelet) podStorageUse(ctx context.Context, pod *v1.Pod) storageUse {
 			continue
 		}
 		name := c.Metadata.GetName()
-		n := diskUsage(filepath.Join(logs, name))
+		logBytes, _ := server.DirUsage(filepath.Join(logs, name))
+		n := int64(logBytes)
 		if st, err := k.runtime.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: c.Id}); err == nil {
 			n += int64(st.GetStats().GetWritableLayer().GetUsedBytes().GetValue())
 		}
@@ -262,28 +250,11 @@ func (k *Kubelet) podStorageUse(ctx context.Context, pod *v1.Pod) storageUse {
 	}
 	for _, vol := range pod.Spec.Volumes {
 		if vol.EmptyDir != nil && vol.EmptyDir.Medium != v1.StorageMediumMemory {
-			use.EmptyDirs[vol.Name] = diskUsage(filepath.Join(k.podDir(pod.UID), "volumes", "kubernetes.io~empty-dir", vol.Name))
+			used, _ := server.DirUsage(filepath.Join(k.podDir(pod.UID), "volumes", "kubernetes.io~empty-dir", vol.Name))
+			use.EmptyDirs[vol.Name] = int64(used)
 		}
 	}
 	return use
-}
-
-// diskUsage is the space the files below path take (0 when it is
-// missing), as du counts it.
-func diskUsage(path string) int64 {
-	var n int64
-	filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if info, err := d.Info(); err == nil {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // podMemoryUsage is the working set of each container of the pod, read

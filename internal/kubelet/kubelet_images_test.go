@@ -1,7 +1,6 @@
 package kubelet
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/kedge-dev/kedge/internal/images/registrytest"
 	"github.com/kedge-dev/kedge/internal/kubelet/cri/critest"
 	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
@@ -130,13 +130,7 @@ func TestKubeletPullsFromRegistry(t *testing.T) {
 	}
 	t.Cleanup(func() { removeCgroupTree("/kedge/" + node) })
 	startKubelet(t, cfg)
-	n := waitNode(t, ctx, client, node, func(n *v1.Node) bool { return n != nil })
-	n.Spec.PodCIDR = "10.88.19.0/24"
-	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
-	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitNode(t, ctx, client, node, nodeReady)
+	readyTestNode(t, ctx, client, node, "10.88.19.0/24")
 
 	secret := &v1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: "default"},
 		Type: v1.SecretTypeDockerConfigJson,
@@ -247,87 +241,10 @@ func TestKubeletPullsFromRegistry(t *testing.T) {
 	})
 }
 
-// pushImage uploads img as repo ("name:tag") with the registry API's
-// monolithic uploads (pkg/v1/remote would pull docker/cli into go.mod).
+// pushImage uploads img as repo ("name:tag") as the registry's user bob.
 func pushImage(base, repo string, img ggcrv1.Image) error {
-	repoName, tag, _ := strings.Cut(repo, ":")
-	do := func(method, url, contentType string, body []byte) (*http.Response, error) {
-		req, err := http.NewRequest(method, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.SetBasicAuth("bob", "pw")
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return nil, fmt.Errorf("%s %s: %s", method, url, resp.Status)
-		}
-		return resp, nil
-	}
-	blob := func(data []byte, digest ggcrv1.Hash) error {
-		resp, err := do(http.MethodPost, base+"/v2/"+repoName+"/blobs/uploads/", "", nil)
-		if err != nil {
-			return err
-		}
-		loc := resp.Header.Get("Location")
-		if !strings.HasPrefix(loc, "http") {
-			loc = base + loc
-		}
-		sep := "?"
-		if strings.Contains(loc, "?") {
-			sep = "&"
-		}
-		_, err = do(http.MethodPut, loc+sep+"digest="+digest.String(), "application/octet-stream", data)
-		return err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return err
-	}
-	for _, l := range layers {
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-		d, err := l.Digest()
-		if err != nil {
-			return err
-		}
-		if err := blob(data, d); err != nil {
-			return err
-		}
-	}
-	cfg, err := img.RawConfigFile()
-	if err != nil {
-		return err
-	}
-	cfgName, err := img.ConfigName()
-	if err != nil {
-		return err
-	}
-	if err := blob(cfg, cfgName); err != nil {
-		return err
-	}
-	manifest, err := img.RawManifest()
-	if err != nil {
-		return err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return err
-	}
-	_, err = do(http.MethodPut, base+"/v2/"+repoName+"/manifests/"+tag, string(mt), manifest)
+	name, tag, _ := strings.Cut(repo, ":")
+	_, err := registrytest.Push(base, name, tag, img, func(r *http.Request) { r.SetBasicAuth("bob", "pw") })
 	return err
 }
 

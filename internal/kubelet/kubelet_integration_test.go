@@ -327,6 +327,19 @@ func waitNode(t *testing.T, ctx context.Context, c *fake.Clientset, name string,
 	return n
 }
 
+// readyTestNode waits for the kubelet to register node, gives it a pod
+// CIDR (as node IPAM would) and waits until it is Ready.
+func readyTestNode(t *testing.T, ctx context.Context, c *fake.Clientset, node, podCIDR string) *v1.Node {
+	t.Helper()
+	n := waitNode(t, ctx, c, node, func(n *v1.Node) bool { return n != nil })
+	n.Spec.PodCIDR = podCIDR
+	n.Spec.PodCIDRs = []string{podCIDR}
+	if _, err := c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return waitNode(t, ctx, c, node, nodeReady)
+}
+
 func waitPod(t *testing.T, ctx context.Context, c *fake.Clientset, name string, ok func(*v1.Pod) bool) *v1.Pod {
 	t.Helper()
 	var p *v1.Pod

@@ -34,13 +34,7 @@ func TestKubeletProbesAndHooks(t *testing.T) {
 	stop := startKubelet(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n := waitNode(t, ctx, client, node, func(n *v1.Node) bool { return n != nil })
-	n.Spec.PodCIDR = "10.88.11.0/24"
-	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
-	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitNode(t, ctx, client, node, nodeReady)
+	readyTestNode(t, ctx, client, node, "10.88.11.0/24")
 
 	execProbe := func(period, failure int32, cmd ...string) *v1.Probe {
 		return &v1.Probe{ProbeHandler: v1.ProbeHandler{Exec: &v1.ExecAction{Command: cmd}},

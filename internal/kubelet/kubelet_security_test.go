@@ -35,13 +35,7 @@ func TestKubeletSecurityAndResources(t *testing.T) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n := waitNode(t, ctx, client, node, func(n *v1.Node) bool { return n != nil })
-	n.Spec.PodCIDR = "10.88.11.0/24"
-	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
-	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitNode(t, ctx, client, node, nodeReady)
+	readyTestNode(t, ctx, client, node, "10.88.11.0/24")
 
 	create := func(pod *v1.Pod) {
 		t.Helper()

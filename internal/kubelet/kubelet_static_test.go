@@ -41,13 +41,7 @@ func TestStaticPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	n := waitNode(t, ctx, client, node, func(n *v1.Node) bool { return n != nil })
-	n.Spec.PodCIDR = "10.88.11.0/24"
-	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
-	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	n = waitNode(t, ctx, client, node, func(n *v1.Node) bool { return nodeReady(n) })
+	n := readyTestNode(t, ctx, client, node, "10.88.11.0/24")
 
 	manifest := `apiVersion: v1
 kind: Pod

@@ -50,13 +50,7 @@ func TestKubeletVolumes(t *testing.T) {
 	stop := startKubelet(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n := waitNode(t, ctx, client, node, func(n *v1.Node) bool { return n != nil })
-	n.Spec.PodCIDR = "10.88.10.0/24"
-	n.Spec.PodCIDRs = []string{n.Spec.PodCIDR}
-	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitNode(t, ctx, client, node, nodeReady)
+	readyTestNode(t, ctx, client, node, "10.88.10.0/24")
 
 	ns := "default"
 	client.CoreV1().ConfigMaps(ns).Create(ctx, &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt", Namespace: ns},

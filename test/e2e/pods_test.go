@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kedge-dev/kedge/internal/images/registrytest"
 	"github.com/kedge-dev/kedge/internal/server"
 )
 
@@ -753,71 +754,11 @@ func (r *testRegistry) push(t *testing.T, ref, archive string) string {
 		t.Fatal(err)
 	}
 	repo, tag, _ := strings.Cut(strings.TrimPrefix(ref, r.host+"/"), ":")
-	do := func(method, path, contentType string, body []byte) {
-		t.Helper()
-		req, err := http.NewRequest(method, "http://"+r.host+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("push %s: %v", ref, err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("push %s: %s %s: %s %s", ref, method, path, resp.Status, msg)
-		}
-	}
-	blob := func(digest string, data []byte) {
-		do(http.MethodPost, "/v2/"+repo+"/blobs/uploads/?digest="+digest, "application/octet-stream", data)
-	}
-	layers, err := img.Layers()
+	digest, err := registrytest.Push("http://"+r.host, repo, tag, img, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range layers {
-		d, err := l.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		blob(d.String(), data)
-	}
-	cfg, err := img.RawConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfgName, err := img.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	blob(cfgName.String(), cfg)
-	manifest, err := img.RawManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		t.Fatal(err)
-	}
-	do(http.MethodPut, "/v2/"+repo+"/manifests/"+tag, string(mt), manifest)
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return digest
 }
 
 // manifestGets counts the manifest requests (GET or HEAD) for ref's tag.

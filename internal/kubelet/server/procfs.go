@@ -120,8 +120,21 @@ func statFS(path string) (fsUsage, bool) {
 	}, true
 }
 
-// dirUsage is the bytes and inodes of the files under dir.
-func dirUsage(dir string) (bytes, inodes uint64) {
+// PIDUsage is the kernel's pid_max and how many processes (threads
+// included) run now: the node's rlimit stats and the kubelet's
+// pid.available eviction signal.
+func PIDUsage() (pidMax, running int64, ok bool) {
+	max, ok := readUint("/proc/sys/kernel/pid_max")
+	var si syscall.Sysinfo_t
+	if !ok || syscall.Sysinfo(&si) != nil {
+		return 0, 0, false
+	}
+	return int64(max), int64(si.Procs), true
+}
+
+// DirUsage is the bytes and inodes of the files under dir (the kubelet's
+// local-storage eviction measures logs and emptyDirs with it too).
+func DirUsage(dir string) (bytes, inodes uint64) {
 	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err != nil {
 			return nil

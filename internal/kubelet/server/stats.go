@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,12 +158,8 @@ func (c *statsCollector) nodeStats(ctx context.Context, t metav1.Time, cpu func(
 		n.Runtime = &RuntimeStats{ImageFs: img, ContainerFs: img}
 	}
 	rl := &RlimitStats{Time: t}
-	if max, ok := readUint("/proc/sys/kernel/pid_max"); ok {
-		rl.MaxPID = ptr(int64(max))
-	}
-	var si syscall.Sysinfo_t
-	if syscall.Sysinfo(&si) == nil {
-		rl.NumOfRunningProcesses = ptr(int64(si.Procs))
+	if max, running, ok := PIDUsage(); ok {
+		rl.MaxPID, rl.NumOfRunningProcesses = ptr(max), ptr(running)
 	}
 	n.Rlimit = rl
 	pods := filepath.Join(c.cfg.CgroupRoot, "kubepods")
@@ -310,7 +305,7 @@ func (c *statsCollector) podStats(ctx context.Context, t metav1.Time, cpu func(s
 			}
 			if c.cfg.PodLogsDir != "" {
 				dir := filepath.Join(c.cfg.PodLogsDir, fmt.Sprintf("%s_%s_%s", ref.Namespace, ref.Name, ref.UID), name)
-				used, inodes := dirUsage(dir)
+				used, inodes := DirUsage(dir)
 				cs.Logs = &FsStats{Time: t, UsedBytes: ptr(used), InodesUsed: ptr(inodes)}
 				if nodefs != nil {
 					cs.Logs.CapacityBytes, cs.Logs.AvailableBytes = ptr(nodefs.capacity), ptr(nodefs.available)
