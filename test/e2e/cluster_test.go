@@ -83,12 +83,19 @@ func newCluster(t *testing.T) *cluster {
 // start runs `kedge up` and waits for the API server.
 func (c *cluster) start() {
 	c.t.Helper()
+	c.startCommand("up")
+}
+
+// startCommand runs a kedge command that serves the API (up or server) on
+// the cluster's data dir and waits for the API server.
+func (c *cluster) startCommand(command string) {
+	c.t.Helper()
 	log, err := os.OpenFile(filepath.Join(c.dataDir, "kedge.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	c.log = log
-	c.cmd = exec.Command(c.bin, "up", "--data-dir", c.dataDir, "--secure-port", apiPort, "--etcd-peer-port", etcdPeer)
+	c.cmd = exec.Command(c.bin, command, "--data-dir", c.dataDir, "--secure-port", apiPort, "--etcd-peer-port", etcdPeer)
 	c.cmd.Stdout, c.cmd.Stderr = log, log
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.started = time.Now()

@@ -29,7 +29,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kedge-dev/kedge/internal/images/registrytest"
 	"github.com/kedge-dev/kedge/internal/server"
@@ -304,27 +303,7 @@ func (c *cluster) startSplit() *agentProcess {
 	if err := s.Credentials(strings.ToLower(host), s.Config().AdvertiseAddress); err != nil {
 		c.t.Fatal(err)
 	}
-	log, err := os.OpenFile(filepath.Join(c.dataDir, "kedge.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.log = log
-	c.cmd = exec.Command(c.bin, "server", "--data-dir", c.dataDir, "--secure-port", apiPort, "--etcd-peer-port", etcdPeer)
-	c.cmd.Stdout, c.cmd.Stderr = log, log
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c.started = time.Now()
-	if err := c.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	c.waitFor("API server", 60*time.Second, func() (bool, error) {
-		_, err := c.kubectl("get", "--raw", "/readyz")
-		return err == nil, err
-	})
-	cfg, err := server.RestConfig(c.kubeconfig)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.client = kubernetes.NewForConfigOrDie(cfg)
+	c.startCommand("server")
 
 	a := &agentProcess{c: c, path: filepath.Join(c.dataDir, "agent.log")}
 	a.start(c.t)
